@@ -1,0 +1,56 @@
+"""Loads the named SQL files in analytics/sql and runs them with named parameters only.
+
+Values never enter SQL by string formatting; a query is called by its file stem, e.g.
+``run(con, "venue_daily", day=date(2026, 11, 20))`` with ``$day`` inside the file.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+SQL_DIR = Path(__file__).with_name("sql")
+
+
+@cache
+def sql(name: str) -> str:
+    path = SQL_DIR / f"{name}.sql"
+    if not path.is_file() or path.parent != SQL_DIR:
+        raise KeyError(f"no SQL file named {name!r} in {SQL_DIR}")
+    return path.read_text()
+
+
+def run(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> duckdb.DuckDBPyConnection:
+    """Execute analytics/sql/NAME.sql with $named parameters; returns the connection for fetching."""
+    text = sql(name)
+    used = {k: v for k, v in params.items() if f"${k}" in text}
+    missing = set(params) - set(used)
+    if missing:
+        raise TypeError(f"{name}.sql has no parameter(s) {sorted(missing)}")
+    return con.execute(text, used) if used else con.execute(text)
+
+
+def run_script(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> None:
+    """Run a multi-statement SQL file (statements separated by ';' at line end), same parameters."""
+    text = sql(name)
+    for stmt in _split(text):
+        used = {k: v for k, v in params.items() if f"${k}" in stmt}
+        con.execute(stmt, used) if used else con.execute(stmt)
+
+
+def _split(text: str) -> list[str]:
+    out, cur = [], []
+    for line in text.splitlines():
+        cur.append(line)
+        if line.rstrip().endswith(";"):
+            stmt = "\n".join(cur).strip()
+            if any(ln.strip() and not ln.strip().startswith("--") for ln in cur):
+                out.append(stmt)
+            cur = []
+    tail = "\n".join(cur).strip()
+    if any(ln.strip() and not ln.strip().startswith("--") for ln in cur):
+        out.append(tail)
+    return out

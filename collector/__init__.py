@@ -1,0 +1,1 @@
+"""Write side of Tablepulse: providers, scheduler, diff, the single-writer store, nightly job, tracking endpoint."""
