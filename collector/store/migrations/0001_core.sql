@@ -28,6 +28,7 @@ CREATE TABLE buckets (
     time_bucket       VARCHAR NOT NULL,          -- 'prime' | 'off_peak'
     created_at        TIMESTAMP NOT NULL,
     calibration_done  INTEGER NOT NULL DEFAULT 0, -- non-empty trusted calibration polls so far
+    calibration_tries INTEGER NOT NULL DEFAULT 0, -- trusted calibration polls, empty ones included
     baseline_ready    BOOLEAN NOT NULL DEFAULT FALSE,
     baseline_slots    INTEGER NOT NULL DEFAULT 0,
     last_poll_at      TIMESTAMP,                 -- last poll of any outcome
@@ -69,7 +70,7 @@ CREATE TABLE open_slots (
     table_type     VARCHAR NOT NULL,
     bucket_id      VARCHAR NOT NULL,
     interval_id    VARCHAR NOT NULL,
-    source         VARCHAR NOT NULL,             -- 'baseline' | 'drop'
+    source         VARCHAR NOT NULL,             -- 'baseline' | 'reopen' | 'drop' (see slot_intervals)
     opened_lo      TIMESTAMP,                    -- last trusted poll without it (NULL for baseline)
     opened_hi      TIMESTAMP NOT NULL,           -- first trusted poll with it
     last_seen_at   TIMESTAMP NOT NULL,           -- last trusted poll with it
@@ -90,7 +91,10 @@ CREATE TABLE slot_intervals (
     table_type     VARCHAR NOT NULL,
     bucket_id      VARCHAR NOT NULL,
     time_bucket    VARCHAR NOT NULL,             -- 'prime' | 'off_peak'
-    source         VARCHAR NOT NULL,             -- 'baseline' | 'drop'
+    source         VARCHAR NOT NULL,             -- 'baseline': seen in calibration (opened_lo NULL, left-censored);
+                                                 -- 'reopen': a baseline slot that closed and opened again
+                                                 --   (full bounds known, but not a NEW_DROP per DESIGN.md);
+                                                 -- 'drop': a NEW_DROP
     is_release     BOOLEAN NOT NULL,             -- drop on the date that just entered the booking window
     opened_lo      TIMESTAMP,
     opened_hi      TIMESTAMP NOT NULL,
@@ -130,13 +134,14 @@ CREATE TABLE service_state (
     updated_at TIMESTAMP NOT NULL
 );
 
--- First sighting of any slot of a venue on a date: a NEW_DROP on a (venue, date) never seen
--- before is a release (the date just entered the venue's booking window); later ones are
--- cancellations. One batched lookup per poll.
+-- First sighting of any slot of a venue on a date. A NEW_DROP is a release (the date just
+-- entered the venue's booking window) when its venue-date was first seen by a live poll at most
+-- 15 minutes earlier with a wave of at least 2 new slots; later drops are cancellations.
 CREATE TABLE venue_dates_seen (
     provider       VARCHAR NOT NULL,
     venue_id       BIGINT NOT NULL,
     slot_date      DATE NOT NULL,
     first_seen_at  TIMESTAMP NOT NULL,
+    first_slots    INTEGER NOT NULL,             -- slots of that venue-date new in the first poll that saw it
     PRIMARY KEY (provider, venue_id, slot_date)
 );
