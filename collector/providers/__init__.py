@@ -1,1 +1,27 @@
-"""providers"""
+"""Provider clients behind one interface (base.Provider); make_provider picks one by settings.provider.
+
+Called by the collector's poller and CLI; a new provider is one module plus one line in PROVIDERS.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from collector.providers.base import ObservedSlot, Outcome, PollResult, Provider, SlotKey, VenueInfo
+from collector.providers.resy import ResyProvider
+from collector.settings import Settings
+
+PROVIDERS: dict[str, type[ResyProvider]] = {"resy": ResyProvider}
+
+
+def make_provider(settings: Settings, **kw: Any) -> Provider:
+    """Build the configured provider; `kw` (transport, sleep, monotonic, rng, wall_clock) is for tests."""
+    try:
+        cls = PROVIDERS[settings.provider]
+    except KeyError:
+        raise ValueError(f"unknown provider {settings.provider!r}; known: {', '.join(PROVIDERS)}") from None
+    return cls(settings, **kw)
+
+
+__all__ = ["ObservedSlot", "Outcome", "PollResult", "Provider", "ResyProvider", "SlotKey", "VenueInfo",
+           "make_provider"]
