@@ -78,6 +78,18 @@ CREATE TABLE open_slots (
     PRIMARY KEY (provider, venue_id, slot_date, slot_time, party_size, table_type)
 );
 
+-- The baseline of a (bucket, party size): union of its calibration polls (empty ones skipped).
+CREATE TABLE baseline_slots (
+    bucket_id      VARCHAR NOT NULL,
+    party_size     SMALLINT NOT NULL,
+    provider       VARCHAR NOT NULL,
+    venue_id       BIGINT NOT NULL,
+    slot_date      DATE NOT NULL,
+    slot_time      TIME NOT NULL,
+    table_type     VARCHAR NOT NULL,
+    PRIMARY KEY (bucket_id, party_size, provider, venue_id, slot_time, table_type)
+);
+
 -- One row per finished open interval, kept for the whole history (metrics are recomputable).
 -- Point duration (seed definition): closed_hi - opened_hi = first-absent minus first-seen.
 -- True duration lies in [closed_lo - opened_hi, closed_hi - opened_lo] (interval-censored).

@@ -1,0 +1,117 @@
+"""The diff: a pure function (prev open state, current poll, baseline) -> transitions.
+
+No I/O and no clock: the poller hands it the poll instants and two predicates (is this slot past
+its booking cut-off; is this opening a release). Rules are DESIGN.md's "Transitions": only a
+trusted poll moves state; a slot leaving because its time passed is an expiry, never a CLOSED.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from collector.providers.base import SlotKey
+
+Kind = Literal["BASELINE_AVAILABLE", "NEW_DROP", "CLOSED", "EXPIRED"]
+Source = Literal["baseline", "reopen", "drop"]
+
+
+@dataclass(frozen=True, slots=True)
+class OpenState:
+    """A slot open as of the last trusted poll (a row of open_slots)."""
+
+    interval_id: str
+    source: Source
+    opened_lo: datetime | None   # last trusted poll without it (None: seen in calibration)
+    opened_hi: datetime          # first trusted poll with it
+    last_seen_at: datetime       # last trusted poll with it
+    is_release: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    kind: Kind
+    key: SlotKey
+    interval_id: str
+    observed_at: datetime         # the poll that saw it
+    prev_poll_at: datetime | None
+    duration_s: float | None = None
+    is_release: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class EndedInterval:
+    key: SlotKey
+    state: OpenState
+    closed_lo: datetime           # last trusted poll with it
+    closed_hi: datetime           # first trusted poll without it
+    end_reason: Literal["closed", "expired"]
+
+    @property
+    def duration_s(self) -> float:
+        """Seed definition: first-absent minus first-seen."""
+        return (self.closed_hi - self.state.opened_hi).total_seconds()
+
+
+@dataclass
+class DiffResult:
+    transitions: list[Transition] = field(default_factory=list)
+    opened: dict[SlotKey, OpenState] = field(default_factory=dict)
+    ended: list[EndedInterval] = field(default_factory=list)
+    kept: list[SlotKey] = field(default_factory=list)    # open before and now
+
+    def count(self, kind: Kind) -> int:
+        return sum(1 for t in self.transitions if t.kind == kind)
+
+
+def interval_id(key: SlotKey, opened_hi: datetime) -> str:
+    return (f"{key.provider}|{key.venue_id}|{key.slot_date.isoformat()}|{key.slot_time.isoformat()}|"
+            f"{key.party_size}|{key.table_type}|{opened_hi.isoformat()}")
+
+
+def diff(prev: Mapping[SlotKey, OpenState], curr: Collection[SlotKey], baseline: Collection[SlotKey], *,
+         trusted: bool, poll_at: datetime, prev_poll_at: datetime | None, calibrating: bool,
+         expired: Callable[[SlotKey], bool] = lambda k: False,
+         is_release: Callable[[SlotKey], bool] = lambda k: False) -> DiffResult:
+    """Transitions between the last trusted poll (prev) and this one (curr).
+
+    - calibrating: every slot newly seen joins the baseline (BASELINE_AVAILABLE, left-censored);
+    - live: in curr, not in prev, not in baseline -> NEW_DROP; in baseline -> a 'reopen' interval
+      (tracked so its close has bounds, but not a drop);
+    - in prev, not in curr: EXPIRED if the slot is past its cut-off, else CLOSED with duration
+      closed_hi - opened_hi and both bounds kept.
+    An untrusted poll returns an empty result: it moves nothing.
+    """
+    out = DiffResult()
+    if not trusted:
+        return out
+    curr_set = curr if isinstance(curr, set | frozenset | dict) else set(curr)
+    for key in curr_set:
+        if key in prev:
+            out.kept.append(key)
+            continue
+        iid = interval_id(key, poll_at)
+        if calibrating:
+            st = OpenState(iid, "baseline", None, poll_at, poll_at)
+            kind: Kind = "BASELINE_AVAILABLE"
+        elif key in baseline:
+            st = OpenState(iid, "reopen", prev_poll_at, poll_at, poll_at)
+            kind = "BASELINE_AVAILABLE"
+        else:
+            rel = is_release(key)
+            st = OpenState(iid, "drop", prev_poll_at, poll_at, poll_at, rel)
+            kind = "NEW_DROP"
+        out.opened[key] = st
+        out.transitions.append(Transition(kind, key, iid, poll_at, prev_poll_at, None, st.is_release))
+    for key, st in prev.items():
+        if key in curr_set:
+            continue
+        reason: Literal["closed", "expired"] = "expired" if expired(key) else "closed"
+        ended = EndedInterval(key, st, st.last_seen_at, poll_at, reason)
+        out.ended.append(ended)
+        out.transitions.append(Transition(
+            "CLOSED" if reason == "closed" else "EXPIRED", key, st.interval_id, poll_at, prev_poll_at,
+            ended.duration_s if reason == "closed" else None, st.is_release))
+    return out
