@@ -41,16 +41,30 @@ def run_script(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> None
         con.execute(stmt, used) if used else con.execute(stmt)
 
 
+def _code_part(line: str) -> str:
+    """The line without a trailing `-- comment` (quotes respected)."""
+    quote = None
+    for i, ch in enumerate(line):
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif line.startswith("--", i):
+            return line[:i]
+    return line
+
+
 def _split(text: str) -> list[str]:
-    out, cur = [], []
+    """Statements of a SQL script: a statement ends at a line whose code (comments aside) ends with ';'."""
+    out: list[str] = []
+    cur: list[str] = []
     for line in text.splitlines():
         cur.append(line)
-        if line.rstrip().endswith(";"):
-            stmt = "\n".join(cur).strip()
-            if any(ln.strip() and not ln.strip().startswith("--") for ln in cur):
-                out.append(stmt)
+        if _code_part(line).rstrip().endswith(";"):
+            if any(_code_part(ln).strip() for ln in cur):
+                out.append("\n".join(cur).strip())
             cur = []
-    tail = "\n".join(cur).strip()
-    if any(ln.strip() and not ln.strip().startswith("--") for ln in cur):
-        out.append(tail)
+    if any(_code_part(ln).strip() for ln in cur):
+        out.append("\n".join(cur).strip())
     return out

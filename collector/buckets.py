@@ -75,12 +75,12 @@ def ensure_buckets(con: duckdb.DuckDBPyConnection, today: date, now: datetime, s
     })
     con.register("new_buckets", tbl)
     try:
-        before = con.execute("SELECT count(*) FROM buckets").fetchone()[0]  # type: ignore[index]
+        before = con.execute("SELECT count(*) FROM buckets").fetchall()[0][0]
         con.execute(
             "INSERT OR IGNORE INTO buckets (bucket_id, party_size, bucket_date, time_slot, time_bucket, created_at) "
             "SELECT bucket_id, party_size, bucket_date, time_slot, time_bucket, $now FROM new_buckets",
             {"now": now})
-        after = con.execute("SELECT count(*) FROM buckets").fetchone()[0]  # type: ignore[index]
+        after = con.execute("SELECT count(*) FROM buckets").fetchall()[0][0]
     finally:
         con.unregister("new_buckets")
     return int(after - before)

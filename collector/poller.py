@@ -149,10 +149,11 @@ class Poller:
         row = cur.execute(
             "SELECT calibration_done, calibration_tries, baseline_ready, last_trusted_at, pending_collapse "
             "FROM buckets WHERE bucket_id = $b AND party_size = $p",
-            {"b": spec.bucket_id, "p": spec.party_size}).fetchone()
-        if row is None:
+            {"b": spec.bucket_id, "p": spec.party_size}).fetchall()
+        if not row:
             raise KeyError(f"bucket {spec.bucket_id} party {spec.party_size} does not exist (ensure_buckets first)")
-        st = BucketState(int(row[0]), int(row[1]), bool(row[2]), row[3], bool(row[4]))
+        r0 = row[0]
+        st = BucketState(int(r0[0]), int(r0[1]), bool(r0[2]), r0[3], bool(r0[4]))
         for r in cur.execute(
                 "SELECT provider, venue_id, slot_date, slot_time, party_size, table_type, interval_id, source, "
                 "opened_lo, opened_hi, last_seen_at, is_release FROM open_slots "
@@ -187,7 +188,7 @@ class Poller:
                      finished: datetime, st: BucketState, venues: list[VenueInfo]) -> tuple[PollSummary, BucketState | None]:
         provider = self.provider.name
         poll_id = f"{provider}|{spec.bucket_id}|{spec.party_size}|{started.isoformat()}"
-        if cur.execute("SELECT 1 FROM poll_ledger WHERE poll_id = $id", {"id": poll_id}).fetchone():
+        if cur.execute("SELECT 1 FROM poll_ledger WHERE poll_id = $id", {"id": poll_id}).fetchall():
             return PollSummary(poll_id, spec.bucket_id, spec.party_size, False, "duplicate", duplicate=True), None
         phase = "live" if st.baseline_ready else "calibration"
         ledger = {"poll_id": poll_id, "provider": provider, "bucket_id": spec.bucket_id, "party_size": spec.party_size,

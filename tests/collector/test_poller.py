@@ -1,0 +1,166 @@
+"""The poller against a real DuckDB file: trust, collapse hold, idempotent re-apply, restart resume.
+
+Poll results are scripted at the Provider interface (the seam the HTTP client implements); the
+HTTP path itself is covered by the provider tests and the end-to-end simulator test.
+"""
+
+from datetime import date, datetime, time, timedelta
+
+import pytest
+
+from collector.buckets import BucketSpec, ensure_buckets
+from collector.clock import ManualClock
+from collector.poller import Poller
+from collector.providers.base import ObservedSlot, Outcome, PollResult, SlotKey, VenueInfo
+from collector.settings import Settings
+from collector.store.writer import Store
+
+DAY = date(2026, 11, 25)
+T0 = datetime(2026, 11, 20, 17, 0)
+SPEC = BucketSpec(f"{DAY}_19:00", 2, DAY, "19:00", "prime")
+
+
+def key(v, hhmm="19:00", tt="Dining Room"):
+    h, m = map(int, hhmm.split(":"))
+    return SlotKey("resy", v, DAY, time(h, m), 2, tt)
+
+
+def result(keys, outcome=Outcome.OK):
+    venues = {k.venue_id: VenueInfo("resy", k.venue_id, f"V{k.venue_id}", "SoHo", 2, "Italian", "America/New_York", None, None)
+              for k in keys}
+    return PollResult(outcome, venues if outcome is Outcome.OK else {},
+                      {k: ObservedSlot(k, None, "tok", 1) for k in keys} if outcome is Outcome.OK else {})
+
+
+class Scripted:
+    name = "resy"
+
+    def __init__(self):
+        self.queue = []
+
+    def search(self, day, time_slot, party_size):
+        return self.queue.pop(0)
+
+    def find(self, day, party_size, venue_id):
+        raise NotImplementedError
+
+    def health(self):
+        return {}
+
+    def close(self):
+        pass
+
+
+@pytest.fixture
+def rig(tmp_path):
+    settings = Settings().replace(calibration_polls=1, collapse_min_slots=4, collapse_share=0.8)
+    store = Store(tmp_path / "t.duckdb").start()
+    clock = ManualClock(T0)
+    store.write(lambda c: ensure_buckets(c, DAY, T0, settings.replace(window_days=1)))
+    store.write(lambda c: c.execute("INSERT INTO buckets (bucket_id, party_size, bucket_date, time_slot, time_bucket, created_at) "
+                                    "VALUES ($b, 2, $d, '19:00', 'prime', $t) ON CONFLICT DO NOTHING",
+                                    {"b": SPEC.bucket_id, "d": DAY, "t": T0}))
+    prov = Scripted()
+    poller = Poller(store, prov, settings, clock)
+
+    def step(keys, outcome=Outcome.OK, gap=30):
+        clock.advance(gap)
+        prov.queue.append(result(keys, outcome))
+        return poller.poll(SPEC)
+    yield store, poller, step, tmp_path
+    store.close()
+
+
+def q(store, sql, **p):
+    with store.cursor() as c:
+        return c.execute(sql, p).fetchall()
+
+
+def test_trusted_polls_make_transitions_and_untrusted_ones_only_a_ledger_row(rig):
+    store, _poller, step, _ = rig
+    step([key(1)])                                  # calibration -> baseline
+    s = step([key(1), key(2)])
+    assert (s.trusted, s.n_new_drop) == (True, 1)
+    bad = step([], Outcome.SERVER_ERROR)            # must not read as "everything closed"
+    assert not bad.trusted and bad.n_closed == 0
+    s = step([key(1)])
+    assert s.n_closed == 1
+    kinds = q(store, "SELECT event_type, count(*) FROM availability_events GROUP BY 1 ORDER BY 1")
+    assert kinds == [("BASELINE_AVAILABLE", 1), ("CLOSED", 1), ("NEW_DROP", 1)]
+    ledger = q(store, "SELECT trusted, outcome FROM poll_ledger ORDER BY started_at")
+    assert ledger == [(True, "ok"), (True, "ok"), (False, "server_error"), (True, "ok")]
+    (lo, hi, clo, chi, dur), = q(store, "SELECT opened_lo, opened_hi, closed_lo, closed_hi, duration_s FROM slot_intervals")
+    # opened between poll 1 (T0+30) and poll 2 (T0+60); closed between poll 2 and poll 4 (T0+120):
+    # the untrusted poll at T0+90 is not evidence either way.
+    assert (lo, hi, clo, chi) == (T0 + timedelta(seconds=30), T0 + timedelta(seconds=60),
+                                  T0 + timedelta(seconds=60), T0 + timedelta(seconds=120))
+    assert dur == 60.0
+
+
+def test_suspicious_collapse_is_held_until_confirmed(rig):
+    store, _poller, step, _ = rig
+    many = [key(v) for v in range(1, 7)]
+    step(many)
+    s = step([key(1)])
+    assert (s.trusted, s.outcome) == (False, "suspicious_collapse")
+    assert q(store, "SELECT count(*) FROM open_slots")[0][0] == 6
+    s = step(many)                                    # not confirmed: it was a blip
+    assert s.trusted and s.n_closed == 0 and s.n_new_drop == 0
+    step([key(1)])
+    s = step([key(1)])                                # confirmed by a second poll
+    assert s.trusted and s.n_closed == 5
+
+
+def test_expiry_is_not_a_close(rig):
+    store, _poller, step, _ = rig
+    step([])
+    step([key(1, "18:00"), key(2, "20:00")])
+    # jump to 17:45 local on the day (22:45 UTC): the 18:00 slot is within its cut-off guard
+    gap = (datetime(2026, 11, 25, 22, 45) - (T0 + timedelta(seconds=60))).total_seconds()
+    s = step([key(2, "20:00")], gap=gap)
+    assert (s.n_closed, s.n_expired) == (0, 1)
+    assert q(store, "SELECT end_reason FROM slot_intervals") == [("expired",)]
+
+
+def test_reapplying_a_poll_writes_nothing_twice(rig):
+    store, poller, step, _ = rig
+    step([key(1)])
+    step([key(1), key(2)])
+    before = q(store, "SELECT (SELECT count(*) FROM availability_events), (SELECT count(*) FROM poll_ledger)")
+    started = q(store, "SELECT max(started_at) FROM poll_ledger")[0][0]
+    again = poller.apply(SPEC, result([key(1), key(2)]), started, started)
+    assert again.duplicate
+    poller.reset_cache()   # also from a cold cache (as after a restart)
+    again = poller.apply(SPEC, result([key(1), key(2)]), started, started)
+    assert again.duplicate
+    assert q(store, "SELECT (SELECT count(*) FROM availability_events), (SELECT count(*) FROM poll_ledger)") == before
+
+
+def test_restart_resumes_from_the_file(tmp_path, rig):
+    store, poller, step, path = rig
+    step([key(1)])
+    step([key(1), key(2)])
+    store.close()
+    store2 = Store(path / "t.duckdb").start()
+    clock = ManualClock(T0 + timedelta(seconds=90))
+    prov = Scripted()
+    p2 = Poller(store2, prov, poller.settings, clock)
+    prov.queue.append(result([key(1)]))
+    s = p2.poll(SPEC)
+    assert (s.n_closed, s.n_new_drop) == (1, 0)
+    (dur,), = q(store2, "SELECT duration_s FROM slot_intervals")
+    assert dur == 30.0
+    store2.close()
+
+
+def test_release_wave_is_flagged(rig):
+    store, _poller, step, _ = rig
+    step([])
+    step([])                                   # calibration: two empty polls baseline an empty bucket
+    step([key(5, "18:30"), key(5, "19:00"), key(5, "19:30"), key(6, "19:00")])
+    step([key(6, "19:00")])
+    step([key(6, "19:00"), key(5, "19:00")], gap=1200)   # 20 min later: a cancellation, not the release
+    rows = q(store, "SELECT venue_id, slot_time, is_release FROM availability_events WHERE event_type='NEW_DROP' "
+                    "ORDER BY observed_at, venue_id, slot_time")
+    assert rows[:4] == [(5, time(18, 30), True), (5, time(19, 0), True), (5, time(19, 30), True), (6, time(19, 0), False)]
+    assert rows[4] == (5, time(19, 0), False)
