@@ -207,11 +207,10 @@ class ResyProvider:
                 return self._failed_page(f, page, nb_pages, requests, latency_ms)
             where = f"page {page}"
             try:
-                search = _req(f.body, where, "search")
-                hits = _req_list(search, where, "search.hits")
+                hits = _req_list(f.body, where, "search.hits")
                 if page == 1:
-                    nb_pages = _opt_int(search, where, "nbPages")
-                    nb_hits = _opt_int(search, where, "nbHits")
+                    nb_pages = _opt_int(f.body, where, "search.nbPages")
+                    nb_hits = _opt_int(f.body, where, "search.nbHits")
                 for i, hit in enumerate(hits):
                     self._parse_hit(hit, f"{where} hit {i}", day, window, party_size, venues, slots, tokens)
             except SchemaDrift as e:

@@ -1,0 +1,403 @@
+"""Resy client on httpx.MockTransport: wire format, parsing into slot keys, paging, error taxonomy.
+
+The HTTP policy itself (backoff, budget, rate limit, Retry-After, breaker) is in
+test_provider_policy.py. Time is a fake clock: nothing here sleeps for real.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+import threading
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from collector.providers import make_provider
+from collector.providers.base import Outcome, PollResult, SlotKey, VenueInfo
+from collector.providers.resy import ResyProvider
+from collector.settings import Settings
+
+FIXTURE = json.loads((Path(__file__).parent / "fixtures_provider" / "venuesearch_one_page.json").read_text())
+DAY = date(2026, 11, 25)
+WALL = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+        self.sleeps: list[float] = []
+        self._lock = threading.Lock()
+
+    def monotonic(self) -> float:
+        with self._lock:
+            return self.t
+
+    def sleep(self, s: float) -> None:
+        with self._lock:
+            self.sleeps.append(s)
+            self.t += s
+
+
+def make(handler: Any, **overrides: Any) -> ResyProvider:
+    clock = FakeClock()
+    s = Settings().replace(upstream_url="http://resy.test", **{"rate_limit_per_s": 1000.0, **overrides})
+    return ResyProvider(s, transport=httpx.MockTransport(handler), sleep=clock.sleep,
+                        monotonic=clock.monotonic, rng=random.Random(7), wall_clock=lambda: WALL)
+
+
+def key(vid: int, hm: str, table: str = "Dining Room", party: int = 2) -> SlotKey:
+    return SlotKey("resy", vid, DAY, time.fromisoformat(hm), party, table)
+
+
+def hit(vid: int, *starts: str, table: str = "Dining Room", tokens: tuple[str, ...] = ()) -> dict[str, Any]:
+    slots = [{"date": {"start": f"2026-11-25 {s}:00"},
+              "config": {"type": table, "token": tokens[i] if tokens else f"tok-{vid}-{s}"}, "quantity": 1}
+             for i, s in enumerate(starts)]
+    return {"id": vid, "name": f"Venue {vid}", "availability": {"slots": slots}}
+
+
+def paged(hits: list[dict[str, Any]], *, announce: bool = True, per_page: int = 75,
+          seen: list[dict[str, Any]] | None = None) -> Any:
+    """A handler serving `hits` page by page the way the API does."""
+    nb_pages = -(-len(hits) // per_page)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        if seen is not None:
+            seen.append(body)
+        p = body["page"]
+        search: dict[str, Any] = {"hits": hits[(p - 1) * per_page:p * per_page], "page": p,
+                                  "hitsPerPage": per_page}
+        if announce:
+            search |= {"nbHits": len(hits), "nbPages": nb_pages}
+        return httpx.Response(200, json={"search": search})
+    return handler
+
+
+def ok_fixture(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, json=FIXTURE)
+
+
+# --- parsing --------------------------------------------------------------------------------
+
+
+def test_recorded_fixture_parses_into_typed_slots_and_venues() -> None:
+    res = make(ok_fixture).search(DAY, "19:00", 2)
+    assert res.outcome is Outcome.OK and res.trusted
+    assert (res.pages, res.requests, res.http_status) == (1, 1, 200)
+    # 21:30 is past the +-60 min window, 17:45 before it, 2026-11-26 another day: ignored, not errors.
+    assert set(res.slots) == {key(1505, "19:00"), key(1505, "19:30", "Bar"),
+                              key(2210, "18:00", "Counter"), key(2210, "20:00", "Counter")}
+    dining = res.slots[key(1505, "19:00")]
+    assert dining.token.endswith("#a81f") and dining.end == datetime(2026, 11, 25, 21, 0)
+    assert res.slots[key(1505, "19:30", "Bar")].quantity == 2
+    assert res.venues[1505] == VenueInfo("resy", 1505, "Velvet Anchor", "West Village", 3, "Italian",
+                                         "America/New_York", 40.733, -74.003)
+    # scalar id, neighborhood under location, first cuisine of a list, default time zone
+    assert res.venues[2210] == VenueInfo("resy", 2210, "Lantern & Salt", "Williamsburg", 2, "Japanese",
+                                         "America/New_York", 40.714, -73.961)
+    assert (res.venues[3001].tz, res.venues[3001].cuisine, res.venues[3001].lat) == ("America/Chicago",
+                                                                                      "American", None)
+
+
+def test_venue_id_object_and_scalar_give_the_same_key() -> None:
+    as_object = {**hit(42, "19:00"), "id": {"resy": 42}}
+    r1 = make(paged([as_object])).search(DAY, "19:00", 2)
+    r2 = make(paged([hit(42, "19:00")])).search(DAY, "19:00", 2)
+    assert set(r1.slots) == set(r2.slots) == {key(42, "19:00")}
+
+
+def test_token_is_never_part_of_identity() -> None:
+    poll1 = [hit(7, "19:00", "19:00", tokens=("rgs://a", "rgs://b"))]  # two tokens, one slot
+    poll2 = [hit(7, "19:00", tokens=("rgs://c",))]  # same slot, a fresh token next poll
+    r1 = make(paged(poll1)).search(DAY, "19:00", 2)
+    r2 = make(paged(poll2)).search(DAY, "19:00", 2)
+    assert list(r1.slots) == list(r2.slots) == [key(7, "19:00")]
+    assert r1.slots[key(7, "19:00")].quantity == 2 and r1.slots[key(7, "19:00")].token == "rgs://a"
+
+
+def test_party_size_is_the_polled_one() -> None:
+    res = make(paged([hit(7, "19:00")])).search(DAY, "19:00", 4)
+    assert list(res.slots) == [key(7, "19:00", party=4)]
+
+
+# --- wire format ----------------------------------------------------------------------------
+
+
+def test_headers_and_body_follow_the_contract() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return ok_fixture(request)
+
+    make(handler, api_key="k-123", auth_token="user-tok").search(DAY, "15:00", 4)
+    (req,) = seen
+    assert (req.method, req.url.path) == ("POST", "/3/venuesearch/search")
+    h = req.headers
+    assert h["authorization"] == 'ResyAPI api_key="k-123"'
+    assert h["x-resy-auth-token"] == "user-tok"
+    assert h["user-agent"] == "tablepulse/0.1 (+https://github.com/tablepulse)"
+    assert (h["origin"], h["referer"], h["accept"]) == ("https://resy.com", "https://resy.com/",
+                                                        "application/json")
+    body = json.loads(req.content)
+    assert body["per_page"] == 75 and body["page"] == 1 and body["availability"] is True
+    assert body["slot_filter"] == {"day": "2026-11-25", "party_size": 4, "time_filter": "15:00"}
+
+
+def test_no_auth_token_header_without_a_token() -> None:
+    seen: list[httpx.Request] = []
+    make(lambda r: seen.append(r) or ok_fixture(r)).search(DAY, "19:00", 2)
+    assert "x-resy-auth-token" not in seen[0].headers
+
+
+# --- paging ---------------------------------------------------------------------------------
+
+
+def test_pages_through_every_page_with_per_page_75() -> None:
+    bodies: list[dict[str, Any]] = []
+    hits = [hit(v, "19:00") for v in range(1, 161)]
+    res = make(paged(hits, seen=bodies)).search(DAY, "19:00", 2)
+    assert res.outcome is Outcome.OK and (res.pages, res.requests) == (3, 3)
+    assert [b["page"] for b in bodies] == [1, 2, 3] and {b["per_page"] for b in bodies} == {75}
+    assert len(res.venues) == 160 and len(res.slots) == 160
+
+
+def test_without_nbpages_paging_stops_at_a_short_page() -> None:
+    res = make(paged([hit(v, "19:00") for v in range(80)], announce=False)).search(DAY, "19:00", 2)
+    assert res.outcome is Outcome.OK and res.requests == 2 and len(res.slots) == 80
+
+
+def test_a_page_failing_after_retries_makes_the_whole_poll_incomplete() -> None:
+    good = paged([hit(v, "19:00") for v in range(200)])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503) if json.loads(request.content)["page"] == 2 else good(request)
+
+    res = make(handler, max_retries=2).search(DAY, "19:00", 2)
+    assert res.outcome is Outcome.INCOMPLETE_PAGES and not res.trusted
+    assert "page 2 of 3 missing" in res.detail and "server_error" in res.detail
+    assert res.slots == {} and res.venues == {} and res.requests == 1 + 3
+
+
+def test_an_empty_page_while_more_are_announced_is_incomplete() -> None:
+    good = paged([hit(v, "19:00") for v in range(200)])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if json.loads(request.content)["page"] == 2:
+            return httpx.Response(200, json={"search": {"hits": [], "nbHits": 200, "nbPages": 3}})
+        return good(request)
+
+    res = make(handler).search(DAY, "19:00", 2)
+    assert res.outcome is Outcome.INCOMPLETE_PAGES and res.detail == "page 2 of 3 returned no hits"
+    assert res.slots == {}
+
+
+def test_fewer_hits_than_announced_is_incomplete() -> None:
+    body = copy.deepcopy(FIXTURE)
+    body["search"]["nbHits"] = 5
+    res = make(lambda r: httpx.Response(200, json=body)).search(DAY, "19:00", 2)
+    assert res.outcome is Outcome.INCOMPLETE_PAGES and res.detail.startswith("collected 3 of 5")
+    assert res.slots == {}
+
+
+def test_a_challenge_on_a_later_page_keeps_its_class() -> None:
+    good = paged([hit(v, "19:00") for v in range(100)])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if json.loads(request.content)["page"] == 2:
+            return httpx.Response(200, html="<html><title>Just a moment...</title></html>")
+        return good(request)
+
+    res = make(handler).search(DAY, "19:00", 2)
+    assert res.outcome is Outcome.CHALLENGE and res.detail.startswith("page 2 of 2:") and res.slots == {}
+
+
+# --- error taxonomy -------------------------------------------------------------------------
+
+
+def _raise(exc: type[httpx.TransportError]) -> Any:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise exc("boom", request=request)
+    return handler
+
+
+RETRIES = 2
+OUTCOMES = [
+    ("419", lambda r: httpx.Response(419, json={"status": 419, "message": "Unauthorized"}),
+     Outcome.BAD_KEY, 1),
+    ("401", lambda r: httpx.Response(401), Outcome.AUTH_EXPIRED, 1),
+    ("302 to login, not followed", lambda r: httpx.Response(302, headers={"Location": "https://resy.com/login"}),
+     Outcome.AUTH_EXPIRED, 1),
+    ("403 html", lambda r: httpx.Response(403, html="<html><div id='cf-chl-widget'></div></html>"),
+     Outcome.CHALLENGE, 1),
+    ("200 html", lambda r: httpx.Response(200, html="<!DOCTYPE html><title>Just a moment...</title>"),
+     Outcome.CHALLENGE, 1),
+    ("200 marker text", lambda r: httpx.Response(200, text="Please complete the CAPTCHA"), Outcome.CHALLENGE, 1),
+    ("200 not json", lambda r: httpx.Response(200, text='{"search": {"hits": ['), Outcome.MALFORMED, 1),
+    ("500", lambda r: httpx.Response(500), Outcome.SERVER_ERROR, 1 + RETRIES),
+    ("429", lambda r: httpx.Response(429), Outcome.RATE_LIMITED, 1 + RETRIES),
+    ("read timeout", _raise(httpx.ReadTimeout), Outcome.TIMEOUT, 1 + RETRIES),
+    ("connect error", _raise(httpx.ConnectError), Outcome.NETWORK_ERROR, 1 + RETRIES),
+]
+
+
+@pytest.mark.parametrize(("handler", "outcome", "requests"), [c[1:] for c in OUTCOMES],
+                         ids=[c[0] for c in OUTCOMES])
+def test_each_failure_has_its_outcome_and_only_transient_ones_are_retried(
+        handler: Any, outcome: Outcome, requests: int) -> None:
+    res = make(handler, max_retries=RETRIES).search(DAY, "19:00", 2)
+    assert res.outcome is outcome and not res.trusted
+    assert res.requests == requests
+    assert res.detail and res.slots == {} and res.venues == {}
+
+
+def _drop(path: list[Any]) -> Any:
+    body = copy.deepcopy(FIXTURE)
+    target = body
+    for step in path[:-1]:
+        target = target[step]
+    del target[path[-1]]
+    return body
+
+
+def _set(path: list[Any], value: Any) -> Any:
+    body = copy.deepcopy(FIXTURE)
+    target = body
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = value
+    return body
+
+
+SLOTS0 = ["search", "hits", 0, "availability", "slots"]
+DRIFTS = [
+    (_drop([*SLOTS0, 3, "date", "start"]), "page 1 hit 0: availability.slots[3].date.start missing"),
+    (_drop(["search", "hits", 1, "availability", "slots", 0, "config", "type"]),
+     "page 1 hit 1: availability.slots[0].config.type missing"),
+    (_set([*SLOTS0, 0, "date", "start"], "tonight at 7"),
+     "page 1 hit 0: availability.slots[0].date.start 'tonight at 7' is not 'YYYY-MM-DD HH:MM:SS'"),
+    (_drop(["search", "hits"]), "page 1: search.hits missing"),
+    (_set(["search", "hits", 2, "id"], "3001"), "page 1 hit 2: id is neither {'resy': N} nor an integer"),
+    (_drop(["search", "hits", 2, "availability"]), "page 1 hit 2: availability.slots missing"),
+    ([FIXTURE], "page 1: search.hits missing"),
+]
+
+
+@pytest.mark.parametrize(("body", "detail"), DRIFTS, ids=[d[1] for d in DRIFTS])
+def test_schema_drift_names_the_missing_path(body: Any, detail: str) -> None:
+    res = make(lambda r: httpx.Response(200, json=body)).search(DAY, "19:00", 2)
+    assert (res.outcome, res.detail) == (Outcome.SCHEMA_DRIFT, detail)
+    assert res.slots == {} and res.requests == 1
+
+
+# --- find -----------------------------------------------------------------------------------
+
+
+def test_find_gets_one_venue_day() -> None:
+    seen: list[httpx.Request] = []
+    slot = FIXTURE["search"]["hits"][0]["availability"]["slots"]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"results": {"venues": [
+            {"venue": {"id": {"resy": 1505}, "name": "Velvet Anchor"}, "slots": slot}]}})
+
+    res = make(handler).find(DAY, 2, 1505)
+    assert (seen[0].method, seen[0].url.path) == ("GET", "/4/find")
+    assert dict(seen[0].url.params) == {"day": "2026-11-25", "party_size": "2", "venue_id": "1505",
+                                        "lat": "0", "long": "0"}
+    assert res.outcome is Outcome.OK and res.venues[1505].name == "Velvet Anchor"
+    # every slot of the day (no time window), the other day's slot ignored
+    assert set(res.slots) == {key(1505, "19:00"), key(1505, "19:30", "Bar"), key(1505, "21:30")}
+
+
+# --- robustness and concurrency -------------------------------------------------------------
+
+JUNK = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12)
+
+
+def _all_paths(obj: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else []
+    out = []
+    for k, v in items:
+        out.append((*prefix, k))
+        out.extend(_all_paths(v, (*prefix, k)))
+    return out
+
+
+FIXTURE_PATHS = _all_paths(FIXTURE)
+
+
+def _poll(body: bytes) -> PollResult:
+    provider = make(lambda r: httpx.Response(200, content=body), max_retries=0)
+    try:
+        return provider.search(DAY, "19:00", 2)
+    finally:
+        provider.close()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(
+    JUNK.filter(lambda j: not (isinstance(j, dict) and "search" in j)).map(lambda j: json.dumps(j).encode()),
+    JUNK.map(lambda j: json.dumps({"search": {"hits": [j], "nbHits": 1, "nbPages": 1}}).encode()),
+    st.binary(max_size=64)))
+def test_junk_bodies_never_raise_and_are_never_trusted(body: bytes) -> None:
+    res = _poll(body)
+    assert res.outcome is not Outcome.OK and res.slots == {}
+    assert res.detail and not res.detail.startswith("unexpected error")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(FIXTURE_PATHS), st.one_of(st.just("<delete>"), JUNK))
+def test_a_mutated_recorded_payload_never_raises(path: tuple[Any, ...], value: Any) -> None:
+    body = copy.deepcopy(FIXTURE)
+    target = body
+    for step in path[:-1]:
+        target = target[step]
+    if value == "<delete>":
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+    res = _poll(json.dumps(body).encode())
+    assert not res.detail.startswith("unexpected error")
+    if res.trusted:
+        assert all(k.slot_date == DAY and time(18) <= k.slot_time <= time(20) for k in res.slots)
+    else:
+        assert res.detail and res.slots == {}
+
+
+def test_eight_concurrent_polls_share_one_client() -> None:
+    provider = make(paged([hit(v, "19:00", "19:15") for v in range(160)]))
+    results: list[PollResult] = []
+    lock = threading.Lock()
+
+    def poll() -> None:
+        r = provider.search(DAY, "19:00", 2)
+        with lock:
+            results.append(r)
+
+    threads = [threading.Thread(target=poll) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [r.outcome for r in results] == [Outcome.OK] * 8
+    assert all(r.slots == results[0].slots and len(r.slots) == 320 for r in results)
+    assert provider.health()["outcome_counts"]["ok"] == 8
+
+
+def test_make_provider_picks_resy() -> None:
+    p = make_provider(Settings(), transport=httpx.MockTransport(ok_fixture))
+    assert isinstance(p, ResyProvider) and p.name == "resy"
+    p.close()
