@@ -1,0 +1,9 @@
+-- dash_venue_intervals: the most recent finished slot intervals of one venue ($venue_id), newest
+-- first, at most $limit rows: bounds, end reason and point duration (NULL when censored).
+SELECT si.slot_date, si.slot_time, si.party_size, si.table_type, si.time_bucket, si.source,
+       si.is_release, si.opened_lo, si.opened_hi, si.closed_lo, si.closed_hi, si.end_reason,
+       si.duration_s
+FROM slot_intervals si
+WHERE si.venue_id = $venue_id
+ORDER BY si.opened_hi DESC, si.slot_date, si.slot_time
+LIMIT $limit;

@@ -1,0 +1,18 @@
+"""Chart helpers: every chart uses the one Altair theme (analytics.theme) and carries a caption."""
+
+from __future__ import annotations
+
+import altair as alt
+import streamlit as st
+
+from analytics import theme
+
+from . import notes
+
+theme.enable()
+
+
+def show(chart: alt.TopLevelMixin, definition: str, n: int | float | None, key: str | None = None) -> None:
+    """Render with the Tablepulse theme (Streamlit's own theme off) and the caption line."""
+    st.altair_chart(chart, theme=None, width="stretch", key=key, alt=definition)  # type: ignore[arg-type]
+    notes.caption(definition, n)

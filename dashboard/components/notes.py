@@ -1,0 +1,44 @@
+"""Captions with sample sizes, thin-sample notices and explained empty states (plain text only)."""
+
+from __future__ import annotations
+
+import math
+
+import streamlit as st
+
+
+def fmt_n(n: int | float | None) -> str:
+    return "n = 0" if n is None or (isinstance(n, float) and math.isnan(n)) else f"n = {int(n):,}"
+
+
+def fmt_duration(s: float | None) -> str:
+    """Seconds as '1 min 50 s' / '2 h 05 min' / '45 s'; an em dash when unknown."""
+    if s is None or (isinstance(s, float) and math.isnan(s)):
+        return "—"
+    s = float(s)
+    if s < 60:
+        return f"{s:.0f} s"
+    if s < 3600:
+        m, sec = divmod(int(round(s)), 60)
+        return f"{m} min {sec:02d} s" if sec else f"{m} min"
+    h, rem = divmod(int(round(s)), 3600)
+    return f"{h} h {rem // 60:02d} min"
+
+
+def caption(definition: str, n: int | float | None, unit: str = "") -> None:
+    """The one-line caption under every chart: definition, then the sample size."""
+    st.caption(f"{definition} · {fmt_n(n)}{(' ' + unit) if unit else ''}")
+
+
+def empty(what: str, why: str) -> None:
+    """An explained empty state: what would be here and why it is not."""
+    st.info(f"No {what} to show: {why}", icon=":material/info:")
+
+
+def thin(n: int, min_n: int, what: str) -> bool:
+    """Show a thin-sample notice when n < min_n; returns True when thin."""
+    if n < min_n:
+        st.warning(f"Thin sample: {what} rests on {n:,} observations, below the minimum of {min_n:,}. "
+                   "Read it as a hint, not a finding.", icon=":material/warning:")
+        return True
+    return False

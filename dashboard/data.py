@@ -1,0 +1,93 @@
+"""The dashboard's only data access: cached loaders around analytics.views.
+
+Every loader takes plain, hashable arguments (paths, dates, a frozen Filters), opens a short
+read-only connection (snapshot first, live file as fallback: analytics.db.read_connection) and
+closes it before returning. Nothing here reads a widget; nothing opens a connection at import.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import streamlit as st
+
+from analytics import views
+from analytics.db import NoDatabase, read_connection
+from analytics.views import Filters
+from collector.settings import Settings, load
+
+TTL_S = 30  # the collector publishes a snapshot every ~30 s; fresher reads would show nothing new
+
+__all__ = ["Filters", "NoDatabase", "call", "settings", "paths", "clear"]
+
+# Loaders the pages may call through `call` (an allow-list: names never come from user input,
+# but this keeps the cached entry point from reaching anything else in analytics.views).
+_LOADERS = {
+    "as_of", "freshness", "data_span", "filter_options", "venues", "open_now", "today_vs_typical", "drops_by_day",
+    "ranking", "duration_bins", "drop_heatmap", "daily", "by_slot_weekday", "venue_intervals",
+    "inventory", "poll_span", "poll_health", "poll_gaps", "service_state",
+}
+
+
+@st.cache_resource(ttl=60, show_spinner=False)
+def _settings_for(env_key: tuple[str | None, ...]) -> Settings:
+    return load()
+
+
+def settings() -> Settings:
+    """Tablepulse settings, re-read when the relevant environment variables change."""
+    key = tuple(os.environ.get(k) for k in (
+        "TABLEPULSE_CONFIG", "TABLEPULSE_DB_PATH", "TABLEPULSE_SNAPSHOT_PATH",
+        "TABLEPULSE_MIN_SAMPLE", "TABLEPULSE_TIMEZONE"))
+    return _settings_for(key)
+
+
+def paths() -> tuple[str, str]:
+    s = settings()
+    return s.snapshot_path, s.db_path
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=512)
+def _cached(name: str, snapshot_path: str, db_path: str, args: tuple[Any, ...]) -> Any:
+    fn = getattr(views, name)
+    with read_connection(snapshot_path, db_path) as con:
+        return fn(con, *args)
+
+
+def call(name: str, *args: Any) -> Any:
+    """Run analytics.views.NAME(con, *args) through the TTL cache. Raises NoDatabase."""
+    if name not in _LOADERS:
+        raise KeyError(f"{name!r} is not a dashboard loader")
+    snap, db = paths()
+    return _cached(name, snap, db, tuple(args))
+
+
+def clear() -> None:
+    _cached.clear()
+
+
+def local_now(as_of_utc: datetime | None) -> datetime | None:
+    """The data's now (latest trusted poll) in the market's timezone, naive local wall time."""
+    if as_of_utc is None:
+        return None
+    tz = ZoneInfo(settings().timezone)
+    return as_of_utc.replace(tzinfo=ZoneInfo("UTC")).astimezone(tz).replace(tzinfo=None)
+
+
+def default_range_without_data() -> tuple[date, date]:
+    today = datetime.now(ZoneInfo(settings().timezone)).date()
+    return today - timedelta(days=13), today
+
+
+def default_range() -> tuple[date, date]:
+    """Last 14 days of data (venue-local), or the 14 days up to today when there is none."""
+    first, last = call("data_span")
+    if last is None:
+        return default_range_without_data()
+    start = last - timedelta(days=13)
+    if first is not None and start < first:
+        start = first
+    return start, last
