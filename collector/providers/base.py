@@ -346,6 +346,11 @@ class CircuitBreaker:
                     self._state, self._opened_at = "open", self._monotonic()
             self._trial_in_flight = False
 
+    def release(self) -> None:
+        """A poll ended without asking the provider anything (held back): no verdict either way."""
+        with self._lock:
+            self._trial_in_flight = False
+
 
 class HttpPolicy:
     """The HTTP policy shared by every provider: one request with classification and retries
@@ -419,7 +424,10 @@ class HttpPolicy:
             except BaseException:
                 self.breaker.record(False)
                 raise
-            self.breaker.record(result.outcome is Outcome.OK)
+            if result.requests == 0 and result.outcome is not Outcome.OK:
+                self.breaker.release()  # held back by a Retry-After floor: no news about the upstream
+            else:
+                self.breaker.record(result.outcome is Outcome.OK)
         with self._lock:
             self._counts[result.outcome] += 1
             self._last = result

@@ -113,13 +113,15 @@ def test_retry_after_is_a_floor_for_the_retry(header: str) -> None:
 def test_a_long_retry_after_ends_the_poll_and_holds_back_every_later_request() -> None:
     clock = FakeClock()
     up = Upstream(clock, httpx.Response(429, headers={"Retry-After": "120"}), OK)
-    provider = make(clock, up, backoff_cap_s=5.0, breaker_failures=10)
+    provider = make(clock, up, backoff_cap_s=5.0, breaker_failures=2)
     first = provider.search(DAY, "19:00", 2)
     assert first.outcome is Outcome.RATE_LIMITED and first.retry_after_s == 120.0 and first.requests == 1
     clock.t += 60
     second = provider.search(DAY, "15:00", 4)  # another bucket: the floor is per provider
     assert second.outcome is Outcome.RATE_LIMITED and second.requests == 0 and len(up.times) == 1
     assert second.retry_after_s == pytest.approx(60.0)
+    provider.search(DAY, "19:00", 2)  # polls held back without a request are no news for the breaker
+    assert provider.health()["breaker_state"] == "closed"
     clock.t += 60
     assert provider.search(DAY, "19:00", 2).outcome is Outcome.OK
     assert up.times[1] - up.times[0] >= 120.0
