@@ -1,0 +1,316 @@
+"""The provider API over a Market: request validation, poll snapshots, booking tokens, Resy-shaped payloads.
+
+Market.search / Market.find delegate here; simulator/server.py turns the (status, headers, payload)
+triples into HTTP. The wire shape is docs/provider-api.md.
+
+Snapshots: a search (day, party, time filter, venue filters) is simulated once per virtual instant; pages
+2.. of a poll reuse the snapshot taken for page 1 when the clock has not moved or, with a running clock
+(speed > 0), when they come within SNAPSHOT_REUSE_WALL_S wall seconds. Each page-1 request (and each
+/4/find) is a new poll with a new poll number; booking tokens are derived from (slot key, poll number),
+so they differ between polls of the same slot and are identical across runs with the same requests.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from simulator.model import (
+    OPEN,
+    SERVICES,
+    SLOT_LENGTH_MIN,
+    TABLE_TYPES,
+    local_date,
+    mix64,
+    parse_hhmm,
+    party_class,
+)
+
+if TYPE_CHECKING:
+    from simulator.model import Market, _Table
+
+MAX_PER_PAGE = 75
+DEFAULT_PER_PAGE = 20
+SNAPSHOT_REUSE_WALL_S = 10.0
+MAX_SNAPSHOTS = 512
+TIME_FILTER_HALF_WIDTH_MIN = 60
+_TOKEN_MUL = 0xA24BAED4963EE407
+
+Response = tuple[int, dict[str, str], bytes]
+
+
+class BadRequest(ValueError):
+    """A request body or parameter is invalid; the message names what was wrong."""
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"))
+
+
+def bad_request(msg: str) -> Response:
+    return 400, {}, _dumps({"status": 400, "message": msg}).encode()
+
+
+@dataclass
+class _Snapshot:
+    ts: float
+    wall: float
+    poll_no: int
+    table: _Table | None
+    hits: list[tuple[int, np.ndarray]]  # (venue index, open row indices), in hit order
+
+
+def _int_field(obj: dict[str, Any], name: str, default: int | None, lo: int, hi: int | None = None,
+               where: str = "") -> int:
+    v = obj.get(name, default)
+    if v is None or isinstance(v, bool) or not isinstance(v, int):
+        raise BadRequest(f"{where}{name} must be an integer, got {v!r}")
+    if v < lo or (hi is not None and v > hi):
+        raise BadRequest(f"{where}{name} must be between {lo} and {hi}, got {v}" if hi is not None
+                         else f"{where}{name} must be >= {lo}, got {v}")
+    return v
+
+
+def _parse_day(v: Any, where: str = "slot_filter.day") -> date:
+    if not isinstance(v, str) or len(v) != 10:
+        raise BadRequest(f"{where} must be a date YYYY-MM-DD, got {v!r}")
+    try:
+        return date.fromisoformat(v)
+    except ValueError:
+        raise BadRequest(f"{where} must be a date YYYY-MM-DD, got {v!r}") from None
+
+
+class ApiState:
+    """Poll numbering, the snapshot cache and payload rendering for one Market."""
+
+    def __init__(self, market: Market) -> None:
+        self.m = market
+        self.poll_no = 0
+        self._snaps: dict[tuple[Any, ...], _Snapshot] = {}
+        vs = market.venues
+        self._vid = np.array([v.venue_id for v in vs], dtype=np.int64)
+        self._lat = np.radians([v.lat for v in vs])
+        self._lon = np.radians([v.lon for v in vs])
+        self._names = [f"{v.name} {v.neighborhood} {v.cuisine}".lower() for v in vs]
+        # Hits are written as JSON text directly (json.dumps of several hundred nested hits per poll
+        # cost more than the whole simulation); static parts are encoded once here.
+        self._prefix = [_dumps({"id": {"resy": v.venue_id}, "name": v.name, "neighborhood": v.neighborhood,
+                                "location": {"code": "ny", "time_zone": v.tz, "geo": {"lat": v.lat, "lon": v.lon}},
+                                "price_range_id": v.price_range, "cuisine": [v.cuisine]})[:-1]
+                        + ',"availability":{"slots":' for v in vs]
+        self._suffix = [',"notify_options":' + _dumps(
+            [{"service_type_id": SERVICES[s][0], "name": SERVICES[s][1],
+              "time_range": {"start": _hms(SERVICES[s][2]), "end": _hms(SERVICES[s][3])}} for s in v.services])
+            + "}}" for v in vs]
+        self._payment = [_dumps({"is_paid": False, "cancellation_fee": 25.0 if v.price_range == 4 else None,
+                                 "deposit_fee": None}) for v in vs]
+        self._find_prefix = [_dumps({"venue": {"id": {"resy": v.venue_id}, "name": v.name}})[:-1] + ',"slots":'
+                             for v in vs]
+
+    # ---- request parsing -----------------------------------------------------------------------------
+    def _venue_mask(self, body: dict[str, Any]) -> tuple[np.ndarray | None, tuple[Any, ...]]:
+        mask: np.ndarray | None = None
+        key: list[Any] = []
+        vf = body.get("venue_filter")
+        if vf is not None:
+            ids = vf.get("ids") if isinstance(vf, dict) else None
+            if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+                raise BadRequest("venue_filter.ids must be a list of integer venue ids")
+            mask = np.isin(self._vid, np.asarray(ids, dtype=np.int64))
+            key.append(("ids", tuple(sorted(set(ids)))))
+        geo = body.get("geo")
+        if geo is not None and vf is None:
+            if not isinstance(geo, dict):
+                raise BadRequest("geo must be an object {latitude, longitude, radius}")
+            try:
+                lat, lon = float(geo["latitude"]), float(geo["longitude"])
+                radius = float(geo.get("radius", 35420))
+            except (KeyError, TypeError, ValueError):
+                raise BadRequest("geo needs numeric latitude, longitude and radius (metres)") from None
+            la, lo = math.radians(lat), math.radians(lon)
+            h = np.sin((self._lat - la) / 2) ** 2 + math.cos(la) * np.cos(self._lat) * np.sin((self._lon - lo) / 2) ** 2
+            dist = 2 * 6371000.0 * np.arcsin(np.sqrt(h))
+            gm = dist <= radius
+            mask = gm if mask is None else mask & gm
+            key.append(("geo", round(lat, 6), round(lon, 6), round(radius, 1)))
+        q = body.get("query", "")
+        if q is None:
+            q = ""
+        if not isinstance(q, str):
+            raise BadRequest(f"query must be a string, got {q!r}")
+        q = q.strip().lower()
+        if q:
+            qm = np.array([q in n for n in self._names], dtype=bool)
+            mask = qm if mask is None else mask & qm
+            key.append(("q", q))
+        return mask, tuple(key)
+
+    # ---- POST /3/venuesearch/search ------------------------------------------------------------------
+    def search(self, body: Any) -> Response:
+        try:
+            return self._search(body)
+        except BadRequest as e:
+            return bad_request(str(e))
+
+    def _search(self, body: Any) -> Response:
+        if not isinstance(body, dict):
+            raise BadRequest("request body must be a JSON object")
+        sf = body.get("slot_filter")
+        if not isinstance(sf, dict):
+            raise BadRequest("slot_filter must be an object {day, party_size, time_filter}")
+        day = _parse_day(sf.get("day"))
+        party = _int_field(sf, "party_size", None, 1, 20, "slot_filter.")
+        tf = sf.get("time_filter")
+        if tf is not None:
+            try:
+                tf_min = parse_hhmm(tf)
+            except ValueError:
+                raise BadRequest(f"slot_filter.time_filter must be HH:MM, got {tf!r}") from None
+        page = _int_field(body, "page", 1, 1, 100000)
+        per_page = min(_int_field(body, "per_page", DEFAULT_PER_PAGE, 1), MAX_PER_PAGE)
+        avail = body.get("availability", False)
+        if not isinstance(avail, bool):
+            raise BadRequest(f"availability must be true or false, got {avail!r}")
+        mask, vkey = self._venue_mask(body)
+        lo = None if tf is None else tf_min - TIME_FILTER_HALF_WIDTH_MIN
+        hi = None if tf is None else tf_min + TIME_FILTER_HALF_WIDTH_MIN
+        pc = party_class(party)
+        key = (day, pc, lo, hi, avail, vkey)
+        m = self.m
+        with m.lock:
+            t = m.clock.now_ts()
+            snap = self._snaps.get(key) if m.cache_snapshots else None
+            same_instant = snap is not None and snap.ts == t
+            recent = snap is not None and m.speed > 0 and time.monotonic() - snap.wall <= SNAPSHOT_REUSE_WALL_S
+            if snap is None or page == 1 or not (same_instant or recent):
+                self.poll_no += 1
+                if snap is not None and same_instant:   # page 1 again at the same instant: new poll, same state
+                    snap = _Snapshot(snap.ts, snap.wall, self.poll_no, snap.table, snap.hits)
+                else:
+                    snap = self._snapshot(day, pc, lo, hi, avail, mask, t, self.poll_no)
+                if m.cache_snapshots:
+                    self._snaps.pop(key, None)
+                    self._snaps[key] = snap
+                    if len(self._snaps) > MAX_SNAPSHOTS:
+                        self._snaps.pop(next(iter(self._snaps)))
+            n = len(snap.hits)
+            chunk = snap.hits[(page - 1) * per_page: page * per_page]
+            hits = self._render_hits(snap, chunk, day, pc)
+        query = _dumps({"day": day.isoformat(), "party_size": party, "time_filter": tf})
+        payload = (f'{{"search":{{"hits":[{hits}],"nbHits":{n},"nbPages":{math.ceil(n / per_page)},'
+                   f'"page":{page},"hitsPerPage":{per_page}}},"query":{query}}}')
+        return 200, {}, payload.encode()
+
+    def _bookable_day(self, day: date, t: float) -> bool:
+        # Outside [today - 1, today + 31] nothing can be open (max booking window 30 days): no table needed.
+        today = local_date(t)
+        return today - timedelta(days=1) <= day <= today + timedelta(days=31)
+
+    def _snapshot(self, day: date, pc: int | None, lo: int | None, hi: int | None, avail: bool,
+                  mask: np.ndarray | None, t: float, poll_no: int) -> _Snapshot:
+        m = self.m
+        groups: list[tuple[int, int, np.ndarray]] = []
+        tb = None
+        counts = np.zeros(len(m.venues), dtype=np.int64)
+        if pc is not None and self._bookable_day(day, t):
+            tb = m.table(day, pc)
+            a, b = m.window_slice(tb, lo, hi)
+            idx = np.arange(a, b)
+            m.advance_rows(tb, idx, t)
+            rows = idx[tb.state[a:b] == OPEN]
+            vs = tb.tpl.venue[rows]
+            if mask is not None:
+                keep = mask[vs]
+                rows, vs = rows[keep], vs[keep]
+            order = np.argsort(vs, kind="stable")
+            rows, vs = rows[order], vs[order]
+            if rows.size:
+                uniq, starts, cnt = np.unique(vs, return_index=True, return_counts=True)
+                counts[uniq] = cnt
+                for u, s, c in zip(uniq.tolist(), starts.tolist(), cnt.tolist(), strict=True):
+                    groups.append((-c, int(self._vid[u]), rows[s:s + c]))
+        hits_idx = [(m.venue_index[g[1]], g[2]) for g in sorted(groups, key=lambda g: (g[0], g[1]))]
+        if not avail:
+            cand = np.arange(len(m.venues)) if mask is None else np.nonzero(mask)[0]
+            empty = np.zeros(0, dtype=np.int64)
+            rest = sorted((int(self._vid[i]), int(i)) for i in cand if counts[i] == 0)
+            hits_idx.extend((i, empty) for _, i in rest)
+        return _Snapshot(t, time.monotonic(), poll_no, tb, hits_idx)
+
+    # ---- rendering -------------------------------------------------------------------------------------
+    def _slots(self, tb: _Table | None, rows: np.ndarray, poll_no: int, vi: int) -> str:
+        """The JSON array of slots for these open rows of one venue."""
+        if tb is None or rows.size == 0:
+            return "[]"
+        day = tb.day.isoformat()
+        nxt = (tb.day + timedelta(days=1)).isoformat()
+        salt = np.uint64((poll_no * _TOKEN_MUL) & 0xFFFFFFFFFFFFFFFF)
+        suffix = (mix64(tb.key[rows] ^ salt) & np.uint64(0xFFFF)).tolist()
+        minutes = tb.tpl.minute[rows].tolist()
+        ttypes = tb.tpl.ttype[rows].tolist()
+        cfgs = tb.cfg_id[rows].tolist()
+        vid = int(self._vid[vi])
+        pc = tb.pclass
+        size = f'"size":{{"min":{pc - 1 if pc > 2 else 1},"max":{pc}}},"quantity":1,"payment":{self._payment[vi]}}}'
+        dinner = SERVICES["dinner"][2]
+        out = []
+        for mnt, tt, cfg, suf in zip(minutes, ttypes, cfgs, suffix, strict=True):
+            start = _HMS[mnt]
+            end_m = mnt + SLOT_LENGTH_MIN
+            end = f"{day} {_HMS[end_m]}" if end_m < 1440 else f"{nxt} {_HMS[end_m - 1440]}"
+            ttype = TABLE_TYPES[tt]
+            svc = 1 if mnt < dinner else 2
+            out.append(f'{{"date":{{"start":"{day} {start}","end":"{end}"}},"config":{{"id":{cfg},"type":"{ttype}",'
+                       f'"token":"rgs://resy/{vid}/{cfg}/{svc}/{day}/{day}/{start}/{pc}/{ttype}#{suf:04x}"}},{size}')
+        return "[" + ",".join(out) + "]"
+
+    def _render_hits(self, snap: _Snapshot, chunk: list[tuple[int, np.ndarray]], day: date,
+                     pc: int | None) -> str:
+        return ",".join(self._prefix[vi] + self._slots(snap.table, rows, snap.poll_no, vi) + self._suffix[vi]
+                        for vi, rows in chunk)
+
+    # ---- GET /4/find -----------------------------------------------------------------------------------
+    def find(self, params: dict[str, str]) -> Response:
+        try:
+            return self._find(params)
+        except BadRequest as e:
+            return bad_request(str(e))
+
+    def _find(self, params: dict[str, str]) -> Response:
+        day = _parse_day(params.get("day"), "day")
+        try:
+            party = int(params.get("party_size", ""))
+            vid = int(params.get("venue_id", ""))
+        except ValueError:
+            raise BadRequest("party_size and venue_id must be integers") from None
+        if not 1 <= party <= 20:
+            raise BadRequest(f"party_size must be between 1 and 20, got {party}")
+        m = self.m
+        vi = m.venue_index.get(vid)
+        if vi is None:
+            return 200, {}, b'{"results":{"venues":[]}}'
+        pc = party_class(party)
+        with m.lock:
+            t = m.clock.now_ts()
+            self.poll_no += 1
+            slots = "[]"
+            if pc is not None and self._bookable_day(day, t):
+                tb = m.table(day, pc)
+                idx = np.nonzero(tb.tpl.venue == vi)[0]
+                m.advance_rows(tb, idx, t)
+                rows = idx[tb.state[idx] == OPEN]
+                slots = self._slots(tb, rows, self.poll_no, vi)
+        return 200, {}, ('{"results":{"venues":[' + self._find_prefix[vi] + slots + "}]}}").encode()
+
+
+def _hms(minute: int) -> str:
+    return f"{minute // 60:02d}:{minute % 60:02d}:00"
+
+
+_HMS = [_hms(m) for m in range(1440)]
