@@ -10,12 +10,20 @@ from typing import Any
 
 
 def result(workload: str, metric: str, value: float, unit: str, target: float | None = None,
-           baseline: float | None = None, higher_is_better: bool = False) -> dict[str, Any]:
-    """One benchmark row. ratio = baseline / value for times (value / baseline for rates)."""
+           baseline: float | None = None, higher_is_better: bool = False,
+           ratio_target: float | None = None) -> dict[str, Any]:
+    """One benchmark row. ratio = baseline / value for times (value / baseline for rates), so a ratio
+    above 1 always means better than the baseline. With ratio_target, `target` and `ok` judge the
+    ratio instead of the value."""
     ratio = None
     if baseline:
         ratio = (value / baseline) if higher_is_better else (baseline / value if value else None)
     ok = None
+    if ratio_target is not None:
+        return {"workload": workload, "metric": metric, "value": round(value, 6), "unit": unit,
+                "baseline": None if baseline is None else round(baseline, 6),
+                "ratio": None if ratio is None else round(ratio, 3), "target": ratio_target,
+                "ok": ratio is not None and ratio >= ratio_target}
     if target is not None:
         ok = value >= target if higher_is_better else value <= target
     return {"workload": workload, "metric": metric, "value": round(value, 6), "unit": unit,

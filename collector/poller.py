@@ -304,7 +304,7 @@ class Poller:
                 "poll_id": [poll_id] * len(ts),
             })
             cur.register("tp_events", ev)
-            cur.execute("INSERT OR IGNORE INTO availability_events SELECT * FROM tp_events")
+            cur.execute("INSERT INTO availability_events SELECT * FROM tp_events")
             cur.unregister("tp_events")
         if d.ended:
             en = d.ended

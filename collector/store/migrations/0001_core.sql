@@ -118,8 +118,11 @@ CREATE TABLE slot_intervals (
 );
 
 -- Raw transitions; pruned nightly after aggregation (bucket_date < cutoff).
+-- No key here on purpose: a poll's events are written in the same transaction as its poll_ledger
+-- row, and a poll whose poll_id is already in the ledger writes nothing, so events are unique by
+-- construction. A PRIMARY KEY made bulk inserts 2x slower (bench/write_path.py).
 CREATE TABLE availability_events (
-    event_id       VARCHAR PRIMARY KEY,          -- interval_id|event_type
+    event_id       VARCHAR NOT NULL,             -- interval_id|event_type (unique by construction)
     event_type     VARCHAR NOT NULL,             -- BASELINE_AVAILABLE | NEW_DROP | CLOSED | EXPIRED
     provider       VARCHAR NOT NULL,
     venue_id       BIGINT NOT NULL,
