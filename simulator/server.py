@@ -143,14 +143,16 @@ class _Handler(BaseHTTPRequestHandler):
         virtual = m.now().isoformat()
         kind = "search" if path.startswith("/3/") else "find"
         status, headers, raw, ctype, fault = self._provider_response(kind, params, body, n)
-        self._send(status, raw, ctype, headers)
         entry = {"request_no": n, "wall_time": wall, "virtual_time": virtual, "method": method, "path": path,
                  "status": status, "fault": fault.kind if fault else None}
         with srv.counter_lock:
             srv.requests.append(entry)
-        if fault is not None:
+        if fault is not None:  # logged before a slow answer sleeps, so the truth never lags the injection
             srv.faults.record({"request_no": n, "wall_time": wall, "virtual_time": virtual, "kind": fault.kind,
                                "path": path, "status": status})
+            if fault.kind == "slow":
+                time.sleep(fault.delay)
+        self._send(status, raw, ctype, headers)
 
     def _provider_response(self, kind: str, params: dict[str, str], body: bytes, n: int
                            ) -> tuple[int, dict[str, str], bytes, str, FaultRule | None]:
@@ -187,8 +189,6 @@ class _Handler(BaseHTTPRequestHandler):
                 return 403, {}, CHALLENGE_HTML, "text/html; charset=utf-8", fault
             if fk == "missing_page" and fault.mode == "404":
                 return 404, {}, _dumps({"status": 404, "message": "Not Found"}), "application/json", fault
-            if fk == "slow":
-                time.sleep(fault.delay)
         if kind == "search":
             status, headers, raw = m.search_raw(parsed)
         else:
