@@ -32,7 +32,7 @@ class Filters:
     prices: tuple[int, ...] = ()
     time_bucket: str | None = None
     parties: tuple[int, ...] = ()
-    dows: tuple[int, ...] = ()      # ISO weekday of the slot date, 1=Mon..7=Sun
+    dows: tuple[int, ...] = ()      # ISO weekday of the observation day, 1=Mon..7=Sun
     venue_id: int | None = field(default=None)
 
     def __post_init__(self) -> None:
@@ -69,8 +69,13 @@ def freshness(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 
 def data_span(con: duckdb.DuckDBPyConnection) -> tuple[date | None, date | None]:
+    """First and last day with data: aggregated days, extended to the last raw-event day."""
     row = run(con, "dash_data_span").fetchone()
-    return (row[0], row[1]) if row else (None, None)
+    if not row:
+        return None, None
+    first, last, raw = row
+    last = max((d for d in (last, raw) if d is not None), default=None)
+    return first or raw, last
 
 
 def filter_options(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -95,95 +100,113 @@ def drops_by_day(con: duckdb.DuckDBPyConnection, d0: date, d1: date) -> pd.DataF
     return _df(con, "dash_drops_by_day", d0=d0, d1=d1)
 
 
+def typical_day(con: duckdb.DuckDBPyConnection, d0: date, d1: date) -> pd.DataFrame:
+    """Market NEW_DROP totals per complete (non-partial) aggregated day in [d0, d1]."""
+    return _df(con, "dash_typical_day", d0=d0, d1=d1)
+
+
 def today_vs_typical(con: duckdb.DuckDBPyConnection, today: date, lookback_days: int = 28) -> dict[str, Any]:
-    """Today's NEW_DROP count so far and the median over earlier full days (n = days used)."""
-    df = drops_by_day(con, today - timedelta(days=lookback_days), today)
-    today_n = int(df.loc[df["day"] == pd.Timestamp(today), "drops"].sum()) if len(df) else 0
-    past = df.loc[df["day"] < pd.Timestamp(today), "drops"] if len(df) else pd.Series(dtype=float)
-    return {"today": today_n, "typical": float(past.median()) if len(past) else None,
+    """Today's NEW_DROPs so far (raw events) and the median complete day before (aggregates)."""
+    t = drops_by_day(con, today, today)
+    today_n = int(t["drops"].sum()) if len(t) else 0
+    past = typical_day(con, today - timedelta(days=lookback_days), today - timedelta(days=1))
+    return {"today": today_n, "typical": float(past["drops"].median()) if len(past) else None,
             "n_days": int(len(past))}
 
 
-# --- rankings and distributions ---------------------------------------------------------------
+# --- rankings and distributions (nightly aggregates) ------------------------------------------
 
-def ranking(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
-    """Per-venue drop statistics under the filters (unsorted, unflagged: see scored_ranking)."""
-    return _df(con, "dash_ranking", n_days=f.n_days, **f.params())
+def ranking(con: duckdb.DuckDBPyConnection, f: Filters, min_n: int) -> pd.DataFrame:
+    """Per-venue scarcity ranking for the filtered slice (see dash_ranking.sql for definitions)."""
+    return _df(con, "dash_ranking", min_n=min_n, **f.params())
 
 
-def duration_bins(con: duckdb.DuckDBPyConnection, f: Filters, split: str = "none") -> pd.DataFrame:
+def hist(con: duckdb.DuckDBPyConnection, f: Filters, split: str = "none") -> pd.DataFrame:
+    """Merged log-binned time-to-close histogram per group (closed and censored counts)."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    return _df(con, "dash_duration_bins", split=split, **f.params())
+    return _df(con, "dash_hist", split=split, **f.params())
 
 
-def survival(bins: pd.DataFrame) -> pd.DataFrame:
-    """Kaplan-Meier survival of time-to-close per group from binned closed/censored counts.
+def survival(h: pd.DataFrame) -> pd.DataFrame:
+    """Kaplan-Meier survival of time-to-close per group from a dash_hist frame.
 
-    Censored intervals leave the risk set after the events of their bin (the usual KM convention).
-    Returns grp, bin_s, at_risk, closed, censored, survival, cdf (share closed by bin_s among the
-    closed only: the empirical CDF of observed durations).
+    Life-table form: within a bin, censored intervals count as at risk for half the bin
+    (n_eff = at risk - censored / 2). Evaluated at each bin's upper edge. Also returns ``cdf``:
+    the empirical CDF of the closed point durations alone (censored ignored).
     """
     rows: list[dict[str, Any]] = []
-    for grp, g in bins.sort_values(["grp", "bin_s"]).groupby("grp", sort=True):
-        at_risk = int(g["closed"].sum() + g["censored"].sum())
-        total_closed = int(g["closed"].sum())
-        s, cum_closed = 1.0, 0
-        for b in g.itertuples(index=False):
-            closed, censored = int(b.closed), int(b.censored)
-            if at_risk > 0:
-                s *= 1.0 - closed / at_risk
-            cum_closed += closed
-            rows.append({"grp": grp, "bin_s": float(b.bin_s), "at_risk": at_risk, "closed": closed,
-                         "censored": censored, "survival": s,
-                         "cdf": cum_closed / total_closed if total_closed else math.nan})
-            at_risk -= closed + censored
-    return pd.DataFrame(rows, columns=["grp", "bin_s", "at_risk", "closed", "censored", "survival", "cdf"])
+    for grp, g in h.sort_values(["grp", "bin"]).groupby("grp", sort=True):
+        at_risk = float(g["n_closed"].sum() + g["n_censored"].sum())
+        total_closed = float(g["n_closed"].sum())
+        s, cum = 1.0, 0.0
+        for b in g.to_dict("records"):
+            c, z = float(b["n_closed"]), float(b["n_censored"])
+            n_eff = at_risk - z / 2.0
+            if n_eff > 0:
+                s *= max(0.0, 1.0 - c / n_eff)
+            cum += c
+            rows.append({"grp": grp, "bin": int(b["bin"]), "lo_s": float(b["lo_s"]), "hi_s": float(b["hi_s"]),
+                         "at_risk": at_risk, "closed": c, "censored": z, "survival": s,
+                         "cdf": cum / total_closed if total_closed else math.nan})
+            at_risk -= c + z
+    return pd.DataFrame(rows, columns=["grp", "bin", "lo_s", "hi_s", "at_risk", "closed", "censored",
+                                       "survival", "cdf"])
 
 
 def km_median(surv: pd.DataFrame) -> float | None:
-    """First bin where the survival estimate reaches 0.5 (None if it never does)."""
-    hit = surv.loc[surv["survival"] <= 0.5, "bin_s"]
+    """Upper edge of the first bin where the survival estimate reaches 0.5 (None if never)."""
+    hit = surv.loc[surv["survival"] <= 0.5, "hi_s"]
     return float(hit.iloc[0]) if len(hit) else None
 
 
-def drop_heatmap(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
-    df = _df(con, "dash_drop_heatmap", **f.params())
-    df["drops_per_day"] = df["drops"] / df["n_days"].clip(lower=1)
-    df["weekday"] = df["dow"].map(lambda d: WEEKDAYS[int(d) - 1])
+def venue_daily(con: duckdb.DuckDBPyConnection, f: Filters, split: str = "none") -> pd.DataFrame:
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    return _df(con, "dash_venue_daily", split=split, **f.params())
+
+
+def market_cells(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """market_daily under the filters (venue filter ignored: the table has no venue)."""
+    p = f.params()
+    p.pop("venue_id")
+    df = _df(con, "dash_market_cells", **p)
+    df["weekday_name"] = df["weekday"].map(lambda d: WEEKDAYS[int(d) - 1])
     return df
 
 
-def daily(con: duckdb.DuckDBPyConnection, f: Filters, split: str = "none") -> pd.DataFrame:
-    if split not in SPLITS or split == "party_size":
-        raise ValueError(f"split must be one of none, time_bucket, neighborhood, price_range; got {split!r}")
-    return _df(con, "dash_daily", split=split, **f.params())
+def days(con: duckdb.DuckDBPyConnection, d0: date, d1: date) -> pd.DataFrame:
+    return _df(con, "dash_days", d0=d0, d1=d1)
 
 
-def by_slot_weekday(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
-    df = _df(con, "dash_by_slot_weekday", **f.params())
-    df["weekday"] = df["dow"].map(lambda d: WEEKDAYS[int(d) - 1])
+def market_rolling(con: duckdb.DuckDBPyConnection, d0: date, d1: date) -> pd.DataFrame:
+    return _df(con, "dash_market_rolling", d0=d0, d1=d1)
+
+
+def supply(con: duckdb.DuckDBPyConnection, d1: date) -> pd.DataFrame:
+    df = _df(con, "dash_supply", d1=d1)
+    df["pct_vs_baseline"] = (df["open_slots"] / df["baseline_slots"].where(df["baseline_slots"] > 0) - 1) * 100
+    df["pct_vs_week_before"] = (df["open_slots"] / df["ref_open_slots"].where(df["ref_open_slots"] > 0) - 1) * 100
     return df
 
 
-def volatility_index(daily_df: pd.DataFrame) -> dict[str, Any]:
-    """Prime-time volatility index: coefficient of variation (std / mean) of daily prime drops."""
-    s = daily_df.groupby("day")["prime_drops"].sum() if len(daily_df) else pd.Series(dtype=float)
-    mean = float(s.mean()) if len(s) else math.nan
-    std = float(s.std(ddof=1)) if len(s) > 1 else math.nan
-    return {"index": std / mean if mean and not math.isnan(std) else None, "mean": mean, "std": std,
-            "n_days": int(len(s))}
-
-
-def week_over_week(daily_df: pd.DataFrame, d1: date) -> dict[str, Any]:
+def week_over_week(daily_totals: pd.DataFrame, d1: date) -> dict[str, Any]:
     """Drops in the 7 days ending d1 vs the 7 days before (change as a share)."""
-    if not len(daily_df):
+    if not len(daily_totals):
         return {"this_week": 0, "last_week": 0, "change": None}
-    day = pd.to_datetime(daily_df["day"])
+    day = pd.to_datetime(daily_totals["day"])
     end = pd.Timestamp(d1)
-    this = int(daily_df.loc[(day > end - pd.Timedelta(days=7)) & (day <= end), "drops"].sum())
-    last = int(daily_df.loc[(day > end - pd.Timedelta(days=14)) & (day <= end - pd.Timedelta(days=7)), "drops"].sum())
+    this = int(daily_totals.loc[(day > end - pd.Timedelta(days=7)) & (day <= end), "drops"].sum())
+    last = int(daily_totals.loc[(day > end - pd.Timedelta(days=14)) & (day <= end - pd.Timedelta(days=7)), "drops"].sum())
     return {"this_week": this, "last_week": last, "change": (this / last - 1) if last else None}
+
+
+# --- one venue (finished intervals, kept for the whole history) ---------------------------------
+
+def venue_heatmap(con: duckdb.DuckDBPyConnection, venue_id: int, d0: date, d1: date) -> pd.DataFrame:
+    df = _df(con, "dash_venue_heatmap", venue_id=venue_id, d0=d0, d1=d1)
+    df["weekday"] = df["dow"].map(lambda d: WEEKDAYS[int(d) - 1])
+    return df
 
 
 def venue_intervals(con: duckdb.DuckDBPyConnection, venue_id: int, limit: int = 200) -> pd.DataFrame:
@@ -214,3 +237,19 @@ def poll_gaps(con: duckdb.DuckDBPyConnection, t0: datetime, t1: datetime, min_ga
 
 def service_state(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return _df(con, "dash_service_state")
+
+
+# --- conversion funnels (analytics.funnels / analytics.goals) ----------------------------------
+
+def funnel(con: duckdb.DuckDBPyConnection, d0: date, d1: date, tap_window_s: int, book_window_s: int,
+           min_n: int, time_bucket: str | None = None, party_size: int | None = None) -> dict[str, pd.DataFrame] | None:
+    """The funnel report for alerts first sent on UTC days d0..d1; None when tracking is not set up."""
+    from analytics import funnels, goals
+
+    if not funnels.has_table(con, "alert_events"):
+        return None
+    ff = funnels.make_filter(d0, d1 + timedelta(days=1), tap_window_s=tap_window_s,
+                             book_window_s=book_window_s, time_bucket=time_bucket, party_size=party_size)
+    out = funnels.funnel_report(con, ff, min_n)
+    out["goals"] = goals.goal_summary(con, ff, min_n) if funnels.has_table(con, "goals") else pd.DataFrame()
+    return out

@@ -26,9 +26,10 @@ __all__ = ["Filters", "NoDatabase", "call", "settings", "paths", "clear"]
 # Loaders the pages may call through `call` (an allow-list: names never come from user input,
 # but this keeps the cached entry point from reaching anything else in analytics.views).
 _LOADERS = {
-    "as_of", "freshness", "data_span", "filter_options", "venues", "open_now", "today_vs_typical", "drops_by_day",
-    "ranking", "duration_bins", "drop_heatmap", "daily", "by_slot_weekday", "venue_intervals",
-    "inventory", "poll_span", "poll_health", "poll_gaps", "service_state",
+    "as_of", "freshness", "data_span", "filter_options", "venues", "open_now", "today_vs_typical",
+    "drops_by_day", "typical_day", "ranking", "hist", "venue_daily", "market_cells", "days",
+    "market_rolling", "supply", "venue_heatmap", "venue_intervals", "inventory", "poll_span",
+    "poll_health", "poll_gaps", "service_state", "funnel",
 }
 
 

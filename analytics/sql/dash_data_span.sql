@@ -1,5 +1,5 @@
--- dash_data_span: one row. First and last venue-local day with a finished slot interval, and the
--- last day with a raw event; the default date range of the filters ends at last_day.
-SELECT (SELECT min(opened_local)::DATE FROM slot_intervals) AS first_day,
-       greatest((SELECT max(opened_local)::DATE FROM slot_intervals),
-                (SELECT max(observed_local)::DATE FROM availability_events)) AS last_day;
+-- dash_data_span: one row. First and last aggregated market day (day_quality), and the last day
+-- with a raw event; the default date range of the filters ends at the last aggregated day.
+SELECT (SELECT min(metric_date) FROM day_quality) AS first_day,
+       (SELECT max(metric_date) FROM day_quality) AS last_day,
+       (SELECT max(observed_local)::DATE FROM availability_events) AS last_raw_day;

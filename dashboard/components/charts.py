@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import altair as alt
+from typing import Any
+
 import streamlit as st
 
 from analytics import theme
@@ -12,7 +13,7 @@ from . import notes
 theme.enable()
 
 
-def show(chart: alt.TopLevelMixin, definition: str, n: int | float | None, key: str | None = None) -> None:
+def show(chart: Any, definition: str, n: int | float | None, key: str | None = None) -> None:
     """Render with the Tablepulse theme (Streamlit's own theme off) and the caption line."""
-    st.altair_chart(chart, theme=None, width="stretch", key=key, alt=definition)  # type: ignore[arg-type]
+    st.altair_chart(chart, theme=None, width="stretch", key=key, alt=definition)
     notes.caption(definition, n)

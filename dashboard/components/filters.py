@@ -52,7 +52,7 @@ def render() -> Filters:
                               default="all", key="tb", bind="query-params")
     party = sb.multiselect("Party size", [str(p) for p in s.party_sizes], key="party",
                            bind="query-params", placeholder="All")
-    dow = sb.multiselect("Weekday of the slot", list(WEEKDAYS), key="dow", bind="query-params",
+    dow = sb.multiselect("Weekday (day the drop was seen)", list(WEEKDAYS), key="dow", bind="query-params",
                          placeholder="All")
     min_n = sb.number_input("Minimum sample (rows below are flagged thin)", min_value=1, max_value=10000,
                             value=int(s.min_sample), step=1, key="min_n", bind="query-params")
@@ -92,5 +92,5 @@ def describe(f: Filters) -> list[str]:
     if f.parties:
         lines.append("party size " + ", ".join(str(p) for p in f.parties))
     if f.dows:
-        lines.append("slot weekday " + ", ".join(WEEKDAYS[d - 1] for d in f.dows))
+        lines.append("weekday " + ", ".join(WEEKDAYS[d - 1] for d in f.dows))
     return lines

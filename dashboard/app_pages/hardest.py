@@ -1,0 +1,86 @@
+"""Hardest tables: the scarcity ranking for the filtered slice, thin samples flagged, CSV export."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from analytics.scores import SCARCITY_FORMULA, SCARCITY_NOTE
+from dashboard.components import export, filters, guard, notes
+
+st.title("Hardest tables")
+st.info(SCARCITY_FORMULA + " " + SCARCITY_NOTE, icon=":material/functions:")
+f = filters.current()
+min_n = filters.min_sample()
+
+c1, c2 = st.columns([3, 1])
+q = c1.text_input("Search venues by name", key="q", bind="query-params", placeholder="e.g. Velvet")
+show_thin = c2.toggle("Show thin rows", value=False, key="thin", bind="query-params",
+                      help=f"Venues with fewer than {min_n} timed intervals get no score and are hidden by default")
+
+df = guard.load("ranking", f, min_n)
+if df.empty:
+    notes.empty("ranking", "no aggregated venue-days match these filters. The nightly job aggregates "
+                "each finished day; widen the dates or the filters.")
+    st.stop()
+
+if q:
+    df = df[df["venue"].str.contains(q, case=False, regex=False)]
+n_thin = int(df["thin"].sum())
+shown = df if show_thin else df[~df["thin"]]
+shown = shown.sort_values(["scarcity_score", "venue_id"], ascending=[False, True], na_position="last")
+
+
+def _arrow(p: float | None) -> str:
+    if p is None or pd.isna(p):
+        return "–"
+    return ("▲ " if p >= 10 else "▼ " if p <= -10 else "► ") + f"{p:+.0f}%"
+
+
+table = pd.DataFrame({
+    "rank": range(1, len(shown) + 1),
+    "venue": shown["venue"].to_numpy(),
+    "neighborhood": shown["neighborhood"].to_numpy(),
+    "price": shown["price_range"].map(lambda p: "$" * int(p) if pd.notna(p) else "").to_numpy(),
+    "scarcity_score": shown["scarcity_score"].round(1).to_numpy(),
+    "drops_per_day": shown["drops_per_day"].round(2).to_numpy(),
+    "median_close_s": shown["km_median_s"].round(0).to_numpy(),
+    "median_lo_s": shown["km_median_lo_s"].round(0).to_numpy(),
+    "median_hi_s": shown["km_median_hi_s"].round(0).to_numpy(),
+    "fully_booked_pct": (shown["fully_booked_share"] * 100).round(1).to_numpy(),
+    "drops_trend": shown["trend_pct"].map(_arrow).to_numpy(),
+    "drops": shown["drops"].to_numpy(),
+    "n": shown["n"].to_numpy(),
+    "thin": shown["thin"].to_numpy(),
+    "venue_id": shown["venue_id"].to_numpy(),
+})
+
+st.caption("Click a row to open the venue.")
+event = st.dataframe(
+    table, hide_index=True, width="stretch", key="ranking_table", on_select="rerun",
+    selection_mode="single-row",
+    column_config={
+        "rank": st.column_config.NumberColumn("#", width="small"),
+        "scarcity_score": st.column_config.ProgressColumn("Scarcity", min_value=0, max_value=100, format="%.0f"),
+        "drops_per_day": st.column_config.NumberColumn("Drops / day", format="%.2f"),
+        "median_close_s": st.column_config.NumberColumn("Median time-to-close (s)", format="%.0f"),
+        "median_lo_s": st.column_config.NumberColumn("95% low (s)", format="%.0f"),
+        "median_hi_s": st.column_config.NumberColumn("95% high (s)", format="%.0f"),
+        "fully_booked_pct": st.column_config.NumberColumn("Fully booked %", format="%.1f"),
+        "drops_trend": st.column_config.TextColumn("Drops trend (7 d vs 7 before)"),
+        "n": st.column_config.NumberColumn("n", help="timed intervals behind the median (closed + censored)"),
+        "venue_id": None,
+    })
+rows = event.selection.rows if event is not None else []
+if rows:
+    st.session_state["venue"] = int(table.iloc[rows[0]]["venue_id"])
+    st.switch_page("app_pages/venue.py")
+
+notes.caption(f"Venues ranked by scarcity over {f.d0} to {f.d1}; median time-to-close is a Kaplan-Meier "
+              "estimate counting expired slots as censored, with its 95% interval; "
+              f"{n_thin} thin venue(s) {'shown' if show_thin else 'hidden'}", len(table), "venues")
+export.download(table.drop(columns=["venue_id"]), f"tablepulse-hardest-{f.d0}-{f.d1}.csv",
+                ["Tablepulse: hardest tables", *filters.describe(f), f"minimum sample {min_n}",
+                 f"name search {q!r}" if q else "no name search",
+                 "thin rows shown" if show_thin else "thin rows hidden", SCARCITY_FORMULA],
+                key="hardest_csv")

@@ -1,0 +1,71 @@
+"""Timing and volatility: weekday x time bucket, drops by hour, best hours to watch, volatility index."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from analytics.views import WEEKDAYS
+from dashboard.components import charts, filters, guard, notes
+
+st.title("Timing and volatility")
+f = filters.current()
+cells = guard.load("market_cells", f)
+days = guard.load("days", f.d0, f.d1)
+if f.dows:
+    days = days[days["weekday"].isin(f.dows)]
+if cells.empty or days.empty:
+    notes.empty("timing", "no aggregated market day matches these filters.")
+    st.stop()
+n_days = len(days)
+days_per_wd = days.groupby("weekday").size()
+
+st.subheader("Weekday and time bucket")
+wd = cells.groupby(["weekday", "weekday_name", "time_bucket"], as_index=False)["drops"].sum()
+wd["drops_per_day"] = wd["drops"] / wd["weekday"].map(days_per_wd).fillna(1)
+charts.show(alt.Chart(wd).mark_rect().encode(
+    x=alt.X("time_bucket:N", title=None), y=alt.Y("weekday_name:O", sort=list(WEEKDAYS), title=None),
+    color=alt.Color("drops_per_day:Q", title="drops / day"),
+    tooltip=["weekday_name", "time_bucket", alt.Tooltip("drops_per_day:Q", format=".1f"), "drops"]),
+    "Market NEW_DROPs per observed day, by weekday seen and time bucket of the slot", int(wd["drops"].sum()))
+
+st.subheader("Drops by hour of day")
+hr = cells.groupby("hour_local", as_index=False)["drops"].sum()
+hr["drops_per_day"] = hr["drops"] / n_days
+charts.show(alt.Chart(hr).mark_bar().encode(
+    x=alt.X("hour_local:O", title="hour first seen (venue-local)"), y=alt.Y("drops_per_day:Q", title="drops / day"),
+    tooltip=["hour_local", alt.Tooltip("drops_per_day:Q", format=".1f"), "drops"]),
+    f"Market NEW_DROPs per hour of day, averaged over {n_days} observed day(s)", int(hr["drops"].sum()))
+
+st.subheader("Best hours to watch")
+best = hr.sort_values(["drops_per_day", "hour_local"], ascending=[False, True]).head(5)
+best = best.assign(hour=best["hour_local"].map(lambda h: f"{int(h):02d}:00–{int(h):02d}:59"),
+                   share_of_day=(best["drops"] / hr["drops"].sum() * 100).round(1))
+st.dataframe(best[["hour", "drops_per_day", "share_of_day", "drops"]], hide_index=True, width="stretch",
+             key="best_hours", column_config={"drops_per_day": st.column_config.NumberColumn("Drops / day", format="%.1f"),
+                                              "share_of_day": st.column_config.NumberColumn("% of the day's drops", format="%.1f")})
+notes.caption("The five hours with the most NEW_DROPs per observed day under the filters", int(best["drops"].sum()))
+
+st.subheader("Prime-time volatility index")
+mr = guard.load("market_rolling", f.d0, f.d1)
+mr = mr[mr["window_days"] == 14] if len(mr) else mr
+if mr.empty:
+    daily = cells.groupby(["day", "time_bucket"], as_index=False)["drops"].sum()
+    cv = daily.groupby("time_bucket")["drops"].agg(lambda s: s.std(ddof=0) / s.mean() if s.mean() else None)
+    c1, c2 = st.columns(2)
+    c1.metric("Prime: CV of daily drops", "—" if pd.isna(cv.get("prime")) else f"{cv.get('prime'):.2f}")
+    c2.metric("Off-peak: CV of daily drops", "—" if pd.isna(cv.get("off_peak")) else f"{cv.get('off_peak'):.2f}")
+    notes.caption("Rolling index not computed yet (nightly job); shown instead: std / mean of the market's "
+                  "daily drops per time bucket", len(daily))
+else:
+    last = mr[mr["as_of"] == mr["as_of"].max()].set_index("time_bucket")
+    c1, c2 = st.columns(2)
+    for col, tb in ((c1, "prime"), (c2, "off_peak")):
+        v = last["volatility_index"].get(tb) if tb in last.index else None
+        col.metric(f"{'Prime' if tb == 'prime' else 'Off-peak'} volatility index", "—" if v is None or pd.isna(v) else f"{v:.0f}")
+    charts.show(alt.Chart(mr[mr["time_bucket"] != "all"]).mark_line(point=True).encode(
+        x=alt.X("as_of:T", title=None), y=alt.Y("volatility_index:Q", title="volatility index"),
+        color=alt.Color("time_bucket:N", title=None), tooltip=["as_of:T", "time_bucket", "volatility_index", "venues_ranked"]),
+        "100 x mean over non-thin venues of each venue's coefficient of variation of daily drops, 14-day window",
+        int(last["venues_ranked"].max()) if "venues_ranked" in last else None)

@@ -1,0 +1,92 @@
+"""Venue detail: time-to-close survival and histogram, when drops happen, daily trend, recent intervals."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from analytics import views
+from analytics.views import WEEKDAYS
+from dashboard.components import charts, filters, guard, notes
+
+st.title("Venue detail")
+f = filters.current()
+vs = guard.load("venues")
+if vs.empty:
+    notes.empty("venues", "the collector has not seen any venue yet.")
+    st.stop()
+labels = {int(r.venue_id): f"{r.name} · {r.neighborhood}" for r in vs.itertuples(index=False)}
+vid = st.selectbox("Venue", list(labels), format_func=labels.__getitem__, index=None, key="venue",
+                   bind="query-params", placeholder="Choose a venue (or click one in Hardest tables)")
+if vid is None:
+    st.info("Choose a venue above, or click a row in Hardest tables.", icon=":material/storefront:")
+    st.stop()
+vid = int(vid)
+fv = dataclasses.replace(f, venue_id=vid)
+row = vs[vs["venue_id"] == vid].iloc[0]
+st.caption(f"{row['neighborhood']} · {'$' * int(row['price_range']) if pd.notna(row['price_range']) else 'price unknown'}"
+           f" · {row['cuisine'] or ''} · venue id {vid}")
+
+h = guard.load("hist", fv, "none")
+daily = guard.load("venue_daily", fv, "none")
+surv = views.survival(h)
+n_km = int(h["n_closed"].sum() + h["n_censored"].sum()) if len(h) else 0
+drops = int(daily["drops"].sum()) if len(daily) else 0
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Drops", f"{drops:,}")
+c2.metric("Drops / observed day", f"{drops / max(len(daily), 1):.2f}" if len(daily) else "—")
+c3.metric("Median time-to-close (KM)", notes.fmt_duration(views.km_median(surv)))
+obs = float(daily["observed_s"].sum()) if len(daily) else 0.0
+c4.metric("Fully booked", f"{daily['fully_booked_s'].sum() / obs:.0%}" if obs else "—")
+notes.thin(n_km, filters.min_sample(), "this venue's time-to-close")
+
+st.subheader("How long do its tables stay open?")
+if surv.empty:
+    notes.empty("time-to-close", "no timed interval of this venue matches the filters.")
+else:
+    base = alt.Chart(surv)
+    line = base.mark_line(interpolate="step-after").encode(
+        x=alt.X("hi_s:Q", scale=alt.Scale(type="log"), title="seconds open (log)"),
+        y=alt.Y("survival:Q", title="share still open", scale=alt.Scale(domain=[0, 1])),
+        tooltip=["hi_s:Q", alt.Tooltip("survival:Q", format=".2f"), "at_risk:Q"])
+    charts.show(line, "Kaplan-Meier survival of time-to-close (expired / still-open slots censored), "
+                "log-binned", n_km)
+    bars = alt.Chart(surv).mark_bar().encode(
+        x=alt.X("lo_s:Q", bin="binned", scale=alt.Scale(type="log"), title="seconds open (log bins)"),
+        x2="hi_s:Q", y=alt.Y("closed:Q", title="closed intervals"), tooltip=["lo_s:Q", "hi_s:Q", "closed:Q"])
+    charts.show(bars, "Histogram of point time-to-close (first absent minus first seen) of closed drops",
+                int(surv["closed"].sum()))
+
+st.subheader("When do its drops appear?")
+hm = guard.load("venue_heatmap", vid, f.d0, f.d1)
+if hm.empty:
+    notes.empty("drop times", "no NEW_DROP of this venue was seen in the date range.")
+else:
+    heat = alt.Chart(hm).mark_rect().encode(
+        x=alt.X("hour:O", title="hour of day (venue-local)"),
+        y=alt.Y("weekday:O", sort=list(WEEKDAYS), title=None),
+        color=alt.Color("drops:Q", title="drops"), tooltip=["weekday", "hour", "drops"])
+    charts.show(heat, "NEW_DROPs by weekday and hour first seen (venue-local)", int(hm["drops"].sum()))
+
+st.subheader("Daily drops: releases and cancellations")
+if daily.empty:
+    notes.empty("daily drops", "no aggregated day of this venue matches the filters.")
+else:
+    long = daily.melt(id_vars=["day"], value_vars=["release_drops", "cancel_drops"], var_name="kind",
+                      value_name="n").replace({"kind": {"release_drops": "release", "cancel_drops": "cancellation"}})
+    stack = alt.Chart(long).mark_bar().encode(
+        x=alt.X("day:T", title=None), y=alt.Y("n:Q", title="drops", stack=True),
+        color=alt.Color("kind:N", title=None), tooltip=["day:T", "kind", "n"])
+    charts.show(stack, "Drops per observed day; release = the date just entered the booking window, "
+                "else a cancellation", drops)
+
+st.subheader("Recent intervals")
+iv = guard.load("venue_intervals", vid, 200)
+if iv.empty:
+    notes.empty("intervals", "no finished interval for this venue yet.")
+else:
+    st.dataframe(iv, hide_index=True, width="stretch", key="venue_intervals")
+notes.caption("Latest finished open intervals (UTC bounds; duration = first absent minus first seen)", len(iv))
