@@ -96,7 +96,7 @@ def create_app(settings: Settings, store: Store, clock: Clock,
     def authenticate(request: Request) -> str:
         auth = request.headers.get("authorization")
         given: str | None = None
-        if auth is not None:
+        if auth is not None and auth.strip():
             scheme, _, token = auth.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 raise ApiError(401, [m.error(None, "Authorization", "must be 'Bearer <write key>'")],
