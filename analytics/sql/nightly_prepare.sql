@@ -1,0 +1,66 @@
+-- nightly_prepare: per-run TEMP working tables shared by the nightly_* inserts (one transaction).
+-- Inputs are bounded to the days [<d0>, <d1>) (market-local, <tz>): poll_ledger rows started in the
+-- range (+ <max_gap_s> to see the next poll), slot_intervals with closed_lo >= start - 7 days and
+-- opened_hi < end, and open_slots (the current open intervals). Nothing here reads
+-- availability_events: every metric is rebuilt from slot_intervals + open_slots + poll_ledger.
+--   nd_days : metric_date, weekday, [t0, t1) = the local day as naive UTC instants
+--   nd_gaps : one row per TRUSTED poll of a (bucket, party size) started in the range: the gap to
+--             the next trusted poll, valid = next exists, no untrusted poll of the same
+--             (bucket, party size) inside, and gap <= <max_gap_s>; cum = running sum of valid gap
+--             seconds per (bucket, party size), used to measure open time by differences
+--   nd_iv   : intervals touching the range (ended ones + still-open ones, still_open = TRUE)
+
+CREATE OR REPLACE TEMP TABLE nd_days AS
+SELECT CAST(d AS DATE) AS metric_date,
+       CAST(isodow(d) AS SMALLINT) AS weekday,
+       timezone('UTC', timezone($tz, d)) AS t0,
+       timezone('UTC', timezone($tz, d + INTERVAL 1 DAY)) AS t1
+FROM range(CAST($d0 AS TIMESTAMP), CAST($d1 AS TIMESTAMP), INTERVAL 1 DAY) r(d);
+
+CREATE OR REPLACE TEMP TABLE nd_gaps AS
+WITH b AS (SELECT min(t0) AS t0, max(t1) AS t1 FROM nd_days),
+p AS (
+    SELECT l.bucket_id, l.party_size, l.started_at AS t, l.trusted,
+           sum(CAST(l.trusted AS INTEGER)) OVER (PARTITION BY l.bucket_id, l.party_size
+                                                 ORDER BY l.started_at ROWS UNBOUNDED PRECEDING) AS grp
+    FROM poll_ledger l, b
+    WHERE l.started_at >= b.t0 AND l.started_at < b.t1 + to_microseconds(CAST($max_gap_s * 1e6 AS BIGINT)) + INTERVAL 1 SECOND
+),
+g AS (
+    SELECT bucket_id, party_size, grp, min(t) FILTER (WHERE trusted) AS t,
+           count(*) FILTER (WHERE NOT trusted) AS untrusted_after
+    FROM p WHERE grp > 0 GROUP BY bucket_id, party_size, grp
+),
+n AS (
+    SELECT *, lead(t) OVER (PARTITION BY bucket_id, party_size ORDER BY t) AS next_t FROM g
+),
+v AS (
+    SELECT n.bucket_id, n.party_size,
+           CASE WHEN list_contains($prime_slots, substr(n.bucket_id, 12, 5)) THEN 'prime' ELSE 'off_peak' END AS time_bucket,
+           n.t, n.next_t, epoch(n.next_t) - epoch(n.t) AS gap_s,
+           coalesce(n.next_t IS NOT NULL AND n.untrusted_after = 0 AND epoch(n.next_t) - epoch(n.t) <= $max_gap_s, FALSE) AS valid
+    FROM n, b WHERE n.t >= b.t0 AND n.t < b.t1
+)
+SELECT v.*, d.metric_date,
+       CASE WHEN v.valid THEN v.gap_s ELSE 0 END AS valid_s,
+       sum(CASE WHEN v.valid THEN v.gap_s ELSE 0 END) OVER (PARTITION BY v.bucket_id, v.party_size
+                                                           ORDER BY v.t ROWS UNBOUNDED PRECEDING) AS cum
+FROM v ASOF JOIN nd_days d ON v.t >= d.t0;
+
+CREATE OR REPLACE TEMP TABLE nd_iv AS
+WITH b AS (SELECT min(t0) AS t0, max(t1) AS t1 FROM nd_days)
+SELECT s.provider, s.venue_id, s.bucket_id, s.party_size, s.time_bucket, s.source, s.is_release,
+       s.opened_hi, s.opened_local, s.closed_lo, s.closed_hi, s.end_reason, s.duration_s, FALSE AS still_open
+FROM slot_intervals s, b
+WHERE s.closed_lo >= b.t0 - INTERVAL 7 DAY AND s.opened_hi < b.t1
+UNION ALL
+SELECT o.provider, o.venue_id, o.bucket_id, o.party_size,
+       coalesce(k.time_bucket, CASE WHEN list_contains($prime_slots, substr(o.bucket_id, 12, 5)) THEN 'prime' ELSE 'off_peak' END),
+       o.source, o.is_release, o.opened_hi,
+       timezone(coalesce(v.tz, $tz), timezone('UTC', o.opened_hi)),
+       o.last_seen_at, NULL, CASE WHEN CAST(left(o.bucket_id, 10) AS DATE) < $today THEN 'expired' END,
+       NULL, TRUE
+FROM open_slots o
+LEFT JOIN buckets k ON k.bucket_id = o.bucket_id AND k.party_size = o.party_size
+LEFT JOIN venues v ON v.provider = o.provider AND v.venue_id = o.venue_id, b
+WHERE o.opened_hi < b.t1;
