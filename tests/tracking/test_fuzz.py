@@ -18,7 +18,7 @@ from collector.tracking.models import EVENT_TYPES
 
 from .conftest import KEY
 
-SETTINGS = settings(max_examples=400, deadline=None, derandomize=True,
+SETTINGS = settings(max_examples=340, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 ids = st.text(min_size=1, max_size=40).filter(lambda s: s.strip() and "\x00" not in s
