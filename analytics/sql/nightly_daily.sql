@@ -20,7 +20,7 @@ WITH b AS (SELECT min(t0) AS t0, max(t1) AS t1 FROM nd_days),
 pl AS (
     SELECT d.metric_date, count(*) FILTER (WHERE l.trusted) AS tr, count(*) FILTER (WHERE NOT l.trusted) AS un
     FROM (SELECT l.* FROM poll_ledger l, b WHERE l.started_at >= b.t0 AND l.started_at < b.t1) l
-    ASOF JOIN nd_days d ON l.started_at >= d.t0
+    JOIN nd_days d ON l.started_at >= d.t0 AND l.started_at < d.t1
     GROUP BY d.metric_date
 ),
 g AS (
@@ -102,7 +102,7 @@ WITH ev AS (
 b AS (SELECT min(t0) AS t0, max(t1) AS t1 FROM nd_days)
 SELECT e.*, d.metric_date, d.weekday
 FROM (SELECT ev.* FROM ev, b WHERE ev.at >= b.t0 AND ev.at < b.t1) e
-ASOF JOIN nd_days d ON e.at >= d.t0;
+JOIN nd_days d ON e.at >= d.t0 AND e.at < d.t1;
 
 -- Grain: provider, venue_id, metric_date, time_bucket, party_size (full grid, see 0002).
 INSERT INTO venue_daily
@@ -113,7 +113,7 @@ WITH combos AS (   -- (day, time bucket, party size) polled that day, with its p
            count(*) FILTER (WHERE l.trusted) AS tr, count(*) FILTER (WHERE NOT l.trusted) AS un
     FROM (SELECT l.* FROM poll_ledger l, (SELECT min(t0) AS t0, max(t1) AS t1 FROM nd_days) b
           WHERE l.started_at >= b.t0 AND l.started_at < b.t1) l
-    ASOF JOIN nd_days d ON l.started_at >= d.t0
+    JOIN nd_days d ON l.started_at >= d.t0 AND l.started_at < d.t1
     GROUP BY ALL
 ),
 obs AS (

@@ -45,7 +45,7 @@ SELECT v.*, d.metric_date,
        CASE WHEN v.valid THEN v.gap_s ELSE 0 END AS valid_s,
        sum(CASE WHEN v.valid THEN v.gap_s ELSE 0 END) OVER (PARTITION BY v.bucket_id, v.party_size
                                                            ORDER BY v.t ROWS UNBOUNDED PRECEDING) AS cum
-FROM v ASOF JOIN nd_days d ON v.t >= d.t0;
+FROM v JOIN nd_days d ON v.t >= d.t0 AND v.t < d.t1;
 
 CREATE OR REPLACE TEMP TABLE nd_iv AS
 WITH b AS (SELECT min(t0) AS t0, max(t1) AS t1 FROM nd_days)
