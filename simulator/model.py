@@ -630,20 +630,19 @@ class Market:
         ('booked' | 'expired' | 'open'), is_release. Complete up to now() for touched slots (see truth_frame).
         """
         f = self.truth_frame(start, end, venue_id)
-        out = []
-        for i in range(f["venue_id"].size):
-            m = int(f["minute"][i])
-            cl = f["closed"][i]
-            out.append({"venue_id": int(f["venue_id"][i]),
-                        "slot_date": date.fromordinal(int(f["slot_date"][i])).isoformat(),
-                        "slot_time": f"{m // 60:02d}:{m % 60:02d}:00", "party_size": int(f["party_size"][i]),
-                        "table_type": TABLE_TYPES[int(f["table_type"][i])],
-                        "opened_at": from_ts(float(f["opened"][i])),
-                        "closed_at": None if np.isnan(cl) else from_ts(float(cl)),
-                        "reason": REASONS[int(f["reason"][i])], "is_release": bool(f["is_release"][i])})
-        out.sort(key=lambda r: (r["opened_at"], r["venue_id"], r["slot_date"], r["slot_time"], r["party_size"],
-                                r["table_type"]))
-        return out
+        order = np.lexsort((f["table_type"], f["party_size"], f["minute"], f["slot_date"], f["venue_id"],
+                            f["opened"]))
+        opened = _to_datetimes(f["opened"][order])
+        closed = _to_datetimes(f["closed"][order])
+        days = {o: date.fromordinal(int(o)).isoformat() for o in np.unique(f["slot_date"])}
+        times = [f"{m // 60:02d}:{m % 60:02d}:00" for m in range(1440)]
+        return [{"venue_id": v, "slot_date": days[d], "slot_time": times[m], "party_size": p,
+                 "table_type": TABLE_TYPES[t], "opened_at": o, "closed_at": c, "reason": REASONS[r],
+                 "is_release": bool(rl)}
+                for v, d, m, p, t, o, c, r, rl in zip(
+                    f["venue_id"][order].tolist(), f["slot_date"][order].tolist(), f["minute"][order].tolist(),
+                    f["party_size"][order].tolist(), f["table_type"][order].tolist(), opened, closed,
+                    f["reason"][order].tolist(), f["is_release"][order].tolist(), strict=True)]
 
     def truth_fully_booked(self, start: datetime, end: datetime, time_filter: str = "19:00",
                            party_size: int = 2, window_days: int = 14, guard_minutes: int = 60) -> dict[int, float]:
@@ -701,6 +700,15 @@ class Market:
                 return {}
             share = 1.0 - covered / watched
             return {self.venues[i].venue_id: float(max(0.0, min(1.0, share[i]))) for i in np.nonzero(has_rows)[0]}
+
+
+def _to_datetimes(ts: np.ndarray) -> list[datetime | None]:
+    """Epoch seconds (NaN = none) -> naive UTC datetimes to the microsecond, None for NaN."""
+    us = np.where(np.isnan(ts), 0, np.round(np.nan_to_num(ts) * 1e6)).astype(np.int64).astype("datetime64[us]")
+    out: list[datetime | None] = us.tolist()
+    for i in np.nonzero(np.isnan(ts))[0].tolist():
+        out[i] = None
+    return out
 
 
 def _union_length(v: np.ndarray, o: np.ndarray, c: np.ndarray, nv: int) -> np.ndarray:
