@@ -323,12 +323,13 @@ class AlertSimulator:
             b = self.truth.delivered(j, "booking_confirmed")
             b = b if t is not None and b is not None and t <= b <= book_end else None
             rows.append((j, s, o, t, b))
+        stamps = [(s, o, t, b) for _j, s, o, t, b in rows]
         counts = {"alert_sent": len(rows), "alert_opened": sum(r[2] is not None for r in rows),
                   "tap_to_reserve": sum(r[3] is not None for r in rows),
                   "booking_confirmed": sum(r[4] is not None for r in rows)}
         times: dict[str, dict[str, float | int | None]] = {}
-        for name, k in (("sent_to_open", 2), ("sent_to_tap", 3), ("sent_to_book", 4)):
-            xs = [(r[k] - r[1]).total_seconds() for r in rows if r[k] is not None]
+        for name, k in (("sent_to_open", 1), ("sent_to_tap", 2), ("sent_to_book", 3)):
+            xs = [(x - r[0]).total_seconds() for r in stamps if (x := r[k]) is not None]
             times[name] = {"n": len(xs), "median_s": statistics.median(xs) if xs else None,
                            "p90_s": _quantile(xs, 0.9)}
         late = {"n_acted": 0, "n_acted_too_late": 0, "n_acted_possibly_late": 0}
@@ -338,10 +339,11 @@ class AlertSimulator:
             late["n_acted"] += 1
             last = t or o
             hi, lo = j.drop.get("closed_hi"), j.drop.get("closed_lo")
-            ended = hi is not None and j.drop.get("end_reason") in ("closed", "expired")
-            if ended and last > hi:
+            if hi is None or j.drop.get("end_reason") not in ("closed", "expired"):
+                continue
+            if last > hi:
                 late["n_acted_too_late"] += 1
-            elif ended and lo is not None and lo < last <= hi:
+            elif lo is not None and lo < last <= hi:
                 late["n_acted_possibly_late"] += 1
         matched = {d_id for j in self.truth.journeys for d_id in [j.drop["interval_id"]]}
         return {"steps": counts, "times": times, "too_late": late, "alerts": len(rows),

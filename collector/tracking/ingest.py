@@ -165,7 +165,8 @@ class Coalescer:
         return w.fut
 
     def _take(self) -> list[_Waiter]:
-        group, n = [], 0
+        group: list[_Waiter] = []
+        n = 0
         while self._pending and (not group or n + len(self._pending[0].rows) <= self.max_rows):
             w = self._pending.pop(0)
             group.append(w)
