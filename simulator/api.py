@@ -244,36 +244,62 @@ class ApiState:
         return _Snapshot(t, time.monotonic(), poll_no, tb, hits_idx)
 
     # ---- rendering -------------------------------------------------------------------------------------
-    def _slots(self, tb: _Table | None, rows: np.ndarray, poll_no: int, vi: int) -> str:
-        """The JSON array of slots for these open rows of one venue."""
-        if tb is None or rows.size == 0:
-            return "[]"
-        day = tb.day.isoformat()
-        nxt = (tb.day + timedelta(days=1)).isoformat()
-        salt = np.uint64((poll_no * _TOKEN_MUL) & 0xFFFFFFFFFFFFFFFF)
-        suffix = (mix64(tb.key[rows] ^ salt) & np.uint64(0xFFFF)).tolist()
-        minutes = tb.tpl.minute[rows].tolist()
-        ttypes = tb.tpl.ttype[rows].tolist()
-        cfgs = tb.cfg_id[rows].tolist()
-        vid = int(self._vid[vi])
-        pc = tb.pclass
-        size = f'"size":{{"min":{pc - 1 if pc > 2 else 1},"max":{pc}}},"quantity":1,"payment":{self._payment[vi]}}}'
-        dinner = SERVICES["dinner"][2]
+    def _fragments(self, tb: _Table, rows: list[int]) -> list[tuple[str, str]]:
+        """Per-row JSON text of a slot around its token suffix, built once per table row and kept."""
+        cache = tb.fragments
         out = []
-        for mnt, tt, cfg, suf in zip(minutes, ttypes, cfgs, suffix, strict=True):
-            start = _HMS[mnt]
-            end_m = mnt + SLOT_LENGTH_MIN
-            end = f"{day} {_HMS[end_m]}" if end_m < 1440 else f"{nxt} {_HMS[end_m - 1440]}"
-            ttype = TABLE_TYPES[tt]
-            svc = 1 if mnt < dinner else 2
-            out.append(f'{{"date":{{"start":"{day} {start}","end":"{end}"}},"config":{{"id":{cfg},"type":"{ttype}",'
-                       f'"token":"rgs://resy/{vid}/{cfg}/{svc}/{day}/{day}/{start}/{pc}/{ttype}#{suf:04x}"}},{size}')
-        return "[" + ",".join(out) + "]"
+        for r in rows:
+            frag = cache.get(r)
+            if frag is None:
+                frag = cache[r] = self._fragment(tb, r)
+            out.append(frag)
+        return out
+
+    def _fragment(self, tb: _Table, r: int) -> tuple[str, str]:
+        day = tb.day.isoformat()
+        mnt = int(tb.tpl.minute[r])
+        vi = int(tb.tpl.venue[r])
+        vid = int(self._vid[vi])
+        cfg = int(tb.cfg_id[r])
+        pc = tb.pclass
+        start = _HMS[mnt]
+        end_m = mnt + SLOT_LENGTH_MIN
+        end = f"{day} {_HMS[end_m]}" if end_m < 1440 else f"{(tb.day + timedelta(days=1)).isoformat()} {_HMS[end_m - 1440]}"
+        ttype = TABLE_TYPES[int(tb.tpl.ttype[r])]
+        svc = 1 if mnt < SERVICES["dinner"][2] else 2
+        pre = (f'{{"date":{{"start":"{day} {start}","end":"{end}"}},"config":{{"id":{cfg},"type":"{ttype}",'
+               f'"token":"rgs://resy/{vid}/{cfg}/{svc}/{day}/{day}/{start}/{pc}/{ttype}#')
+        post = (f'"}},"size":{{"min":{pc - 1 if pc > 2 else 1},"max":{pc}}},"quantity":1,'
+                f'"payment":{self._payment[vi]}}}')
+        return pre, post
 
     def _render_hits(self, snap: _Snapshot, chunk: list[tuple[int, np.ndarray]], day: date,
                      pc: int | None) -> str:
-        return ",".join(self._prefix[vi] + self._slots(snap.table, rows, snap.poll_no, vi) + self._suffix[vi]
-                        for vi, rows in chunk)
+        """The hits of one page as JSON text; booking tokens derive from (slot key, poll number)."""
+        tb = snap.table
+        if tb is None or not chunk:
+            return ",".join(self._prefix[vi] + "[]" + self._suffix[vi] for vi, _ in chunk)
+        rows = np.concatenate([r for _, r in chunk])
+        salt = np.uint64((snap.poll_no * _TOKEN_MUL) & 0xFFFFFFFFFFFFFFFF)
+        suffix = (mix64(tb.key[rows] ^ salt) & np.uint64(0xFFFF)).tolist()
+        frags = self._fragments(tb, rows.tolist())
+        parts = []
+        i = 0
+        for vi, r in chunk:
+            k = r.size
+            slots = ",".join(f"{pre}{suf:04x}{post}" for (pre, post), suf in zip(frags[i:i + k], suffix[i:i + k],
+                                                                                 strict=True))
+            i += k
+            parts.append(f"{self._prefix[vi]}[{slots}]{self._suffix[vi]}")
+        return ",".join(parts)
+
+    def _slots(self, tb: _Table, rows: np.ndarray, poll_no: int) -> str:
+        if rows.size == 0:
+            return "[]"
+        salt = np.uint64((poll_no * _TOKEN_MUL) & 0xFFFFFFFFFFFFFFFF)
+        suffix = (mix64(tb.key[rows] ^ salt) & np.uint64(0xFFFF)).tolist()
+        frags = self._fragments(tb, rows.tolist())
+        return "[" + ",".join(f"{pre}{suf:04x}{post}" for (pre, post), suf in zip(frags, suffix, strict=True)) + "]"
 
     # ---- GET /4/find -----------------------------------------------------------------------------------
     def find(self, params: dict[str, str]) -> Response:
@@ -305,7 +331,7 @@ class ApiState:
                 idx = np.nonzero(tb.tpl.venue == vi)[0]
                 m.advance_rows(tb, idx, t)
                 rows = idx[tb.state[idx] == OPEN]
-                slots = self._slots(tb, rows, self.poll_no, vi)
+                slots = self._slots(tb, rows, self.poll_no)
         return 200, {}, ('{"results":{"venues":[' + self._find_prefix[vi] + slots + "}]}}").encode()
 
 

@@ -358,6 +358,7 @@ class _Table:
         self.is_release = np.zeros(n, dtype=bool)
         self.touched = np.zeros(n, dtype=bool)
         self.advanced_to = np.full(n, -np.inf)
+        self.fragments: dict[int, tuple[str, str]] = {}  # rendered JSON pieces per row (simulator/api.py)
         # truth log of closed open-intervals, appended in chunks
         self.log_rows: list[np.ndarray] = []
         self.log_opened: list[np.ndarray] = []
