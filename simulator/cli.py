@@ -10,6 +10,7 @@ import argparse
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from typing import NoReturn
 
@@ -34,7 +35,7 @@ def _venues(v: str) -> int:
     return n
 
 
-def _nonneg_int(name: str, hi: int) -> object:
+def _nonneg_int(name: str, hi: int) -> Callable[[str], int]:
     def conv(v: str) -> int:
         try:
             n = int(v)
