@@ -4,7 +4,7 @@
 -- in collector/store/migrations/0002_metrics.sql. Kaplan-Meier from the merged log-binned histogram:
 -- at bin k, at_risk = n - (closed + censored in earlier bins); n_eff = at_risk - censored_k / 2
 -- (life-table); S_k = prod (1 - closed_j / n_eff_j); Greenwood var = S^2 sum closed/(n_eff (n_eff - closed));
--- median = where S crosses 0.5, log-linear inside the bin; CI where S -/+ 1.96 SE crosses 0.5.
+-- median = where S crosses 0.5 (1e-9 tolerance: S is exp(sum ln)), log-linear inside the bin; CI where S -/+ 1.96 SE crosses 0.5.
 -- Scarcity (0-100) is the average of three percentile ranks among comparable venues: share of
 -- observed time fully booked (higher is scarcer), drops per day (fewer is scarcer) and median
 -- time-to-close (faster is scarcer); comparable = non-thin rows of the same as_of, window and time
@@ -102,15 +102,15 @@ k6 AS (
 cross_pts AS (
     SELECT as_of, window_days, provider, venue_id, time_bucket,
            any_value(n_total) AS n, any_value(d_total) AS n_events,
-           arg_min(CASE WHEN bin = 0 THEN (surv_prev - 0.5) / (surv_prev - surv)
-                        ELSE lo_s * pow(hi_s / lo_s, (surv_prev - 0.5) / (surv_prev - surv)) END, bin)
-               FILTER (WHERE surv <= 0.5) AS km_median_s,
+           arg_min(CASE WHEN bin = 0 THEN least(1.0, greatest(0.0, (surv_prev - 0.5) / (surv_prev - surv)))
+                        ELSE lo_s * pow(hi_s / lo_s, least(1.0, greatest(0.0, (surv_prev - 0.5) / (surv_prev - surv)))) END, bin)
+               FILTER (WHERE surv <= 0.5 + 1e-9) AS km_median_s,
            arg_min(CASE WHEN bin = 0 THEN (s_lo_prev - 0.5) / (s_lo_prev - s_lo)
-                        ELSE lo_s * pow(hi_s / lo_s, greatest(0.0, (s_lo_prev - 0.5) / (s_lo_prev - s_lo))) END, bin)
-               FILTER (WHERE s_lo <= 0.5) AS km_median_lo_s,
+                        ELSE lo_s * pow(hi_s / lo_s, least(1.0, greatest(0.0, (s_lo_prev - 0.5) / (s_lo_prev - s_lo)))) END, bin)
+               FILTER (WHERE s_lo <= 0.5 + 1e-9) AS km_median_lo_s,
            arg_min(CASE WHEN bin = 0 THEN (s_hi_prev - 0.5) / (s_hi_prev - s_hi)
-                        ELSE lo_s * pow(hi_s / lo_s, least(1.0, (s_hi_prev - 0.5) / (s_hi_prev - s_hi))) END, bin)
-               FILTER (WHERE s_hi <= 0.5) AS km_median_hi_s,
+                        ELSE lo_s * pow(hi_s / lo_s, least(1.0, greatest(0.0, (s_hi_prev - 0.5) / (s_hi_prev - s_hi)))) END, bin)
+               FILTER (WHERE s_hi <= 0.5 + 1e-9) AS km_median_hi_s,
            -- plain median of the closed durations (censored ignored)
            arg_min(CASE WHEN bin = 0 THEN (d_total / 2.0 - d_before) / d
                         ELSE lo_s * pow(hi_s / lo_s, (d_total / 2.0 - d_before) / d) END, bin)

@@ -1,0 +1,206 @@
+"""Nightly metrics on hand-built databases with answers worked out by hand (see the comments)."""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from analytics import nightly as an
+from analytics.db import connect
+from analytics.scores import SCARCITY_FORMULA
+from collector.store.migrate import migrate
+
+D = date(2026, 11, 10)
+BUCKET = "2026-11-15_19:00"
+T = datetime(2026, 11, 10)
+
+
+def at(h: int, m: int = 0, day: int = 0) -> datetime:
+    return T + timedelta(days=day, hours=h, minutes=m)
+
+
+def _db(tmp_path: Path) -> duckdb.DuckDBPyConnection:
+    con = connect(tmp_path / "t.duckdb")
+    migrate(con)
+    for vid in (1, 2):
+        con.execute("INSERT INTO venues VALUES ('resy', $v, $n, 'SoHo', 3, 'Italian', 'UTC', 0, 0, $t, $t)",
+                    {"v": vid, "n": f"V{vid}", "t": at(0, 0, -30)})
+    # trusted polls of (BUCKET, 2) every 10 min on D and D+1 (+ 00:00 of D+2); one failed poll at
+    # 12:05 on D; on D+1 an outage 08:10-12:00 (every poll untrusted).
+    rows = []
+    for day in (0, 1):
+        for k in range(144):
+            t = at(0, 0, day) + timedelta(minutes=10 * k)
+            outage = day == 1 and at(8, 10, 1) <= t <= at(12, 0, 1)
+            rows.append((t, not outage))
+    rows.append((at(0, 0, 2), True))
+    rows.append((at(12, 5), False))
+    for t, ok in rows:
+        con.execute("INSERT INTO poll_ledger (poll_id, provider, bucket_id, party_size, started_at, finished_at, phase, "
+                    "trusted, outcome) VALUES ($id, 'resy', $b, 2, $t, $t, 'live', $ok, $o)",
+                    {"id": f"p|{t.isoformat()}", "b": BUCKET, "t": t, "ok": ok, "o": "ok" if ok else "server_error"})
+
+    def iv(vid: int, src: str, rel: bool, o_hi: datetime, c_lo: datetime, c_hi: datetime, reason: str) -> None:
+        con.execute("INSERT INTO slot_intervals VALUES ($id, 'resy', $v, DATE '2026-11-15', TIME '19:00', 2, 'Bar', $b, "
+                    "'prime', $src, $rel, $olo, $ohi, $clo, $chi, $r, $dur, $ohi)",
+                    {"id": f"{vid}|{o_hi.isoformat()}", "v": vid, "b": BUCKET, "src": src, "rel": rel,
+                     "olo": None if src == "baseline" else o_hi - timedelta(minutes=10), "ohi": o_hi, "clo": c_lo,
+                     "chi": c_hi, "r": reason, "dur": (c_hi - o_hi).total_seconds()})
+    # venue 1: A 01:00-01:30 closed at 01:40 (2400 s), B 12:00-12:10 closed 12:20 (1200 s),
+    # C release 20:00 closed 20:10 (600 s), D 22:00-23:00 expired at 23:10 (censored at 3600 s)
+    iv(1, "drop", False, at(1), at(1, 30), at(1, 40), "closed")
+    iv(1, "drop", False, at(12), at(12, 10), at(12, 20), "closed")
+    iv(1, "drop", True, at(20), at(20), at(20, 10), "closed")
+    iv(1, "drop", False, at(22), at(23), at(23, 10), "expired")
+    # venue 2: a baseline slot 00:00-00:20 booked at 00:30 (counts in `closed`, not in durations)
+    iv(2, "baseline", False, at(0), at(0, 20), at(0, 30), "closed")
+    return con
+
+
+def _agg(con: duckdb.DuckDBPyConnection, day: date, min_sample: int = 3) -> dict:
+    con.execute("BEGIN")
+    r = an.aggregate_day(con, day, tz="UTC", min_sample=min_sample, today=day + timedelta(days=1))
+    con.execute("COMMIT")
+    return r
+
+
+def _row(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) -> dict:
+    cur = con.execute(sql, params or {})
+    cols = [d[0] for d in cur.description]
+    r = cur.fetchone()
+    assert r is not None, sql
+    return dict(zip(cols, r, strict=True))
+
+
+def test_venue_daily_counts_durations_and_fully_booked_by_hand(tmp_path: Path) -> None:
+    con = _db(tmp_path)
+    _agg(con, D)
+    v1 = _row(con, "SELECT * FROM venue_daily WHERE venue_id = 1 AND metric_date = $d", {"d": D})
+    assert (v1["drops"], v1["release_drops"], v1["cancel_drops"]) == (4, 1, 3)
+    assert (v1["closed"], v1["closed_timed"], v1["censored"]) == (3, 3, 1)
+    assert v1["median_close_s"] == pytest.approx(1200.0)
+    assert v1["mean_close_s"] == pytest.approx((2400 + 1200 + 600) / 3)
+    # 144 gaps of 600 s on D, minus the 12:00-12:10 gap (an untrusted poll inside it)
+    assert v1["observed_s"] == pytest.approx(143 * 600)
+    # open at polls 01:00-01:30 (4 gaps), 12:10 (12:00's gap is excluded), 20:00, 22:00-23:00 (7)
+    assert v1["open_s"] == pytest.approx((4 + 1 + 1 + 7) * 600)
+    assert v1["fully_booked_s"] == pytest.approx(143 * 600 - 13 * 600)
+    assert v1["n"] == 3 and v1["thin"] is False
+    v2 = _row(con, "SELECT * FROM venue_daily WHERE venue_id = 2 AND metric_date = $d", {"d": D})
+    assert (v2["drops"], v2["closed"], v2["closed_timed"], v2["censored"]) == (0, 1, 0, 0)
+    assert v2["open_s"] == pytest.approx(3 * 600)           # baseline slot open at 00:00, 00:10, 00:20
+    assert v2["median_close_s"] is None and v2["thin"] is True
+    assert (v1["polls_trusted"], v1["polls_untrusted"]) == (144, 1)
+    md = con.execute("SELECT hour_local, drops, release_drops FROM market_daily WHERE metric_date = $d ORDER BY 1",
+                     {"d": D}).fetchall()
+    assert md == [(1, 1, 0), (12, 1, 0), (20, 1, 1), (22, 1, 0)]
+
+
+def test_outage_day_is_partial_not_quiet(tmp_path: Path) -> None:
+    con = _db(tmp_path)
+    _agg(con, D)
+    _agg(con, D + timedelta(days=1))
+    q = dict(con.execute("SELECT metric_date, partial FROM day_quality").fetchall())
+    assert q == {D: False, D + timedelta(days=1): True}
+    assert con.execute("SELECT bool_and(partial) FROM venue_daily WHERE metric_date = $d",
+                       {"d": D + timedelta(days=1)}).fetchone()[0] is True
+    dq = _row(con, "SELECT * FROM day_quality WHERE metric_date = $d", {"d": D + timedelta(days=1)})
+    # the 08:00 -> 12:10 gap spans the outage: excluded, not observed
+    assert dq["excluded_s"] == pytest.approx(250 * 60)
+    assert dq["polls_untrusted"] == 24         # 08:10, 08:20, ..., 12:00
+
+
+def _km_life_table(events: list[tuple[float, bool]]) -> tuple[float | None, float | None, float | None]:
+    """Independent re-implementation: life-table KM on the 20-per-decade bins, by the formula."""
+    def b(x: float) -> int:
+        return 0 if x < 1 else min(141, math.floor(20 * math.log10(x)) + 1)
+    bins = sorted({b(x) for x, _ in events})
+    n = len(events)
+    s = 1.0
+    g = 0.0
+    prev = (1.0, 1.0, 1.0)
+    out: list[float | None] = [None, None, None]
+    for k in bins:
+        d = sum(1 for x, e in events if e and b(x) == k)
+        c = sum(1 for x, e in events if not e and b(x) == k)
+        neff = n - c / 2
+        s *= 1 - d / neff
+        if neff > d:
+            g += d / (neff * (neff - d))
+        se = s * math.sqrt(g)
+        cur = (s, max(0.0, s - 1.96 * se), min(1.0, s + 1.96 * se))
+        lo, hi = 10 ** ((k - 1) / 20), 10 ** (k / 20)
+        for i in range(3):
+            if out[i] is None and cur[i] <= 0.5:
+                f = min(1.0, max(0.0, (prev[i] - 0.5) / (prev[i] - cur[i])))
+                out[i] = lo * (hi / lo) ** f
+        prev = cur
+        n -= d + c
+    return out[0], out[1], out[2]
+
+
+def test_rolling_km_median_ci_thin_and_ranking(tmp_path: Path) -> None:
+    con = _db(tmp_path)
+    _agg(con, D)
+    r = _row(con, "SELECT * FROM venue_rolling WHERE venue_id = 1 AND as_of = $d AND window_days = 7 "
+                  "AND time_bucket = 'prime'", {"d": D})
+    med, lo, hi = _km_life_table([(2400, True), (1200, True), (600, True), (3600, False)])
+    assert med == pytest.approx(10 ** (62 / 20))          # S: 0.75 after 600 s, 0.5 after 1200 s
+    assert r["km_median_s"] == pytest.approx(med)
+    assert r["km_median_lo_s"] == pytest.approx(lo)
+    assert hi is None and r["km_median_hi_s"] is None
+    assert r["n"] == 4 and r["thin"] is False and r["scarcity_rank"] == 1
+    assert r["fully_booked_share"] == pytest.approx(130 / 143)
+    assert r["drops_per_day"] == pytest.approx(4.0) and r["release_share"] == pytest.approx(0.25)
+    v2 = _row(con, "SELECT * FROM venue_rolling WHERE venue_id = 2 AND as_of = $d AND window_days = 7 "
+                   "AND time_bucket = 'prime'", {"d": D})
+    assert v2["thin"] is True and v2["scarcity_score"] is None and v2["scarcity_rank"] is None
+    # with a higher minimum sample venue 1 is thin too and nothing is ranked
+    _agg(con, D, min_sample=5)
+    assert con.execute("SELECT count(scarcity_rank) FROM venue_rolling").fetchone()[0] == 0
+    assert "percentile" in SCARCITY_FORMULA
+
+
+METRIC_TABLES = an.DAILY_TABLES + an.ROLLING_TABLES
+
+
+def _snapshot(con: duckdb.DuckDBPyConnection) -> dict[str, list]:
+    out = {}
+    for t in METRIC_TABLES:
+        rows = con.execute(f"SELECT * FROM {t}").fetchall()  # noqa: S608 (fixed names)
+        out[t] = sorted((tuple(round(x, 6) if isinstance(x, float) else x for x in r) for r in rows), key=repr)
+    return out
+
+
+def test_rerunning_a_day_leaves_identical_tables(tmp_path: Path) -> None:
+    con = _db(tmp_path)
+    _agg(con, D)
+    _agg(con, D + timedelta(days=1))
+    first = _snapshot(con)
+    _agg(con, D)
+    _agg(con, D + timedelta(days=1))
+    assert _snapshot(con) == first
+    assert all(first[t] for t in ("day_quality", "venue_daily", "venue_daily_hist", "venue_rolling"))
+
+
+def test_prune_only_removes_events_of_aggregated_days(tmp_path: Path) -> None:
+    con = _db(tmp_path)
+    ev = "INSERT INTO availability_events VALUES ($id, 'NEW_DROP', 'resy', 1, DATE '2026-11-15', TIME '19:00', 2, " \
+         "'Bar', $b, $bd, 'prime', 'i', $t, $t, NULL, NULL, FALSE, 'p')"
+    con.execute(ev, {"id": "a", "b": BUCKET, "bd": date(2026, 11, 9), "t": at(1)})           # day D, old bucket
+    con.execute(ev, {"id": "b", "b": BUCKET, "bd": date(2026, 11, 9), "t": at(1, 0, 1)})     # day D+1, old bucket
+    con.execute(ev, {"id": "c", "b": BUCKET, "bd": date(2026, 11, 20), "t": at(2)})          # day D, kept bucket
+    assert an.days_pending_prune(con, date(2026, 11, 12), "UTC") == [D, D + timedelta(days=1)]
+    _agg(con, D)
+    before_iv = con.execute("SELECT * FROM slot_intervals ORDER BY interval_id").fetchall()
+    before_vd = _snapshot(con)
+    assert an.prune_raw(con, date(2026, 11, 12)) == 1
+    left = {r[0] for r in con.execute("SELECT event_id FROM availability_events").fetchall()}
+    assert left == {"b", "c"}                 # D+1 is not aggregated yet; c's bucket is not old
+    assert an.days_pending_prune(con, date(2026, 11, 12), "UTC") == [D + timedelta(days=1)]
+    assert con.execute("SELECT * FROM slot_intervals ORDER BY interval_id").fetchall() == before_iv
+    assert _snapshot(con) == before_vd
