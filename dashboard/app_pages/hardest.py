@@ -73,8 +73,9 @@ event = st.dataframe(
     })
 rows = event.selection.rows if event is not None else []
 if rows:
-    st.session_state["venue"] = int(table.iloc[rows[0]]["venue_id"])
-    st.switch_page("app_pages/venue.py")
+    picked = int(table.iloc[rows[0]]["venue_id"])
+    st.session_state.pop("venue_pick", None)
+    st.switch_page("app_pages/venue.py", query_params={"venue": str(picked)})
 
 notes.caption(f"Venues ranked by scarcity over {f.d0} to {f.d1}; median time-to-close is a Kaplan-Meier "
               "estimate counting expired slots as censored, with its 95% interval; "

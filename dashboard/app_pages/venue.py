@@ -19,11 +19,19 @@ if vs.empty:
     notes.empty("venues", "the collector has not seen any venue yet.")
     st.stop()
 labels = {int(r.venue_id): f"{r.name} · {r.neighborhood}" for r in vs.itertuples(index=False)}
-vid = st.selectbox("Venue", list(labels), format_func=labels.__getitem__, index=None, key="venue",
-                   bind="query-params", placeholder="Choose a venue (or click one in Hardest tables)")
+ids = list(labels)
+# The venue travels in the URL as its id (?venue=123): bound widgets would put the label there.
+try:
+    wanted: int | None = int(st.query_params.get("venue", ""))
+except ValueError:
+    wanted = None
+vid = st.selectbox("Venue", ids, format_func=labels.__getitem__,
+                   index=ids.index(wanted) if wanted in labels else None, key="venue_pick",
+                   placeholder="Choose a venue (or click one in Hardest tables)")
 if vid is None:
     st.info("Choose a venue above, or click a row in Hardest tables.", icon=":material/storefront:")
     st.stop()
+st.query_params["venue"] = str(vid)
 vid = int(vid)
 fv = dataclasses.replace(f, venue_id=vid)
 row = vs[vs["venue_id"] == vid].iloc[0]

@@ -7,13 +7,14 @@ clears the dashboard's caches so two databases never share cached results.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
 from dash_fill import fill
 
+from analytics.db import connect
 from bench.synth import make_synthetic_db
 from collector.store.migrate import migrate
 
@@ -24,7 +25,7 @@ END = date(2026, 11, 14)
 def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     p = tmp_path_factory.mktemp("demo") / "demo.duckdb"
     make_synthetic_db(p, venues=60, days=14, events=30_000, seed=3, end=END)
-    fill(p)
+    fill(p, today=END + timedelta(days=1))
     return p
 
 
@@ -39,6 +40,7 @@ def empty_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def sql(demo_db: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    con = duckdb.connect(str(demo_db), read_only=True)
+    # same config as the app's reader connections (DuckDB refuses two configs for one file)
+    con = connect(demo_db, read_only=True)
     yield con
     con.close()

@@ -23,21 +23,22 @@ def use_db(monkeypatch: pytest.MonkeyPatch, path: Path) -> None:
 
 
 def app(page: str | None = None, query: dict[str, Any] | None = None) -> AppTest:
-    """Run the entrypoint, then (optionally) switch to app_pages/PAGE.py, with URL query params."""
+    """Open the app at app_pages/PAGE.py with URL query params, as a shared link would."""
     at = AppTest.from_file(str(APP), default_timeout=60)
     if query:
         at.query_params.update(query)
-    at.run()
     if page:
-        at.switch_page(f"app_pages/{page}.py").run()
-    return at
+        at.switch_page(f"app_pages/{page}.py")
+    return at.run()
 
 
-def dataframe(at: AppTest, key: str) -> Any:
+def dataframe(at: AppTest, *columns: str) -> Any:
+    """The first table on the page having all of COLUMNS."""
     for df in at.dataframe:
-        if df.proto.id and key in df.proto.id:
-            return df.value
-    raise KeyError(f"no dataframe with key {key!r}; have {[d.proto.id for d in at.dataframe]}")
+        v = df.value
+        if set(columns) <= set(v.columns):
+            return v
+    raise KeyError(f"no table with columns {columns}; have {[list(d.value.columns) for d in at.dataframe]}")
 
 
 def chart_data(at: AppTest, index: int = 0) -> list[Any]:

@@ -1,0 +1,150 @@
+"""Numbers shown equal a direct SQL query on the same database, and filters change them.
+
+Expected values are computed here with SQL against the demo file (never through analytics.views).
+Filters are set through the URL query string, the way a shared link sets them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from dash_app import app, chart_data, dataframe, use_db
+
+D0, D1 = "2026-11-03", "2026-11-14"
+BASE = {"dates": [D0, D1]}
+
+
+@pytest.fixture(autouse=True)
+def _demo(demo_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    use_db(monkeypatch, demo_db)
+
+
+def _busiest_hood(sql: duckdb.DuckDBPyConnection) -> str:
+    row = sql.execute("""SELECT coalesce(v.neighborhood, '(unknown)') FROM venue_daily vd JOIN venues v USING (provider, venue_id)
+                         WHERE vd.metric_date BETWEEN $a AND $b GROUP BY 1 ORDER BY sum(drops) DESC LIMIT 1""",
+                      {"a": D0, "b": D1}).fetchone()
+    assert row
+    return str(row[0])
+
+
+def _ranking_drops(sql: duckdb.DuckDBPyConnection, hood: str | None, tb: str | None) -> pd.Series:
+    df = sql.execute("""
+        SELECT v.name AS venue, sum(vd.drops) AS drops, sum(vd.closed_timed + vd.censored) AS n
+        FROM venue_daily vd JOIN venues v USING (provider, venue_id)
+        WHERE vd.metric_date BETWEEN $a AND $b
+          AND ($h IS NULL OR coalesce(v.neighborhood, '(unknown)') = $h)
+          AND ($tb IS NULL OR vd.time_bucket = $tb)
+        GROUP BY ALL""", {"a": D0, "b": D1, "h": hood, "tb": tb}).df()
+    df = df[df["n"] >= 10]                     # settings.min_sample default: thin rows hidden
+    return df.set_index("venue")["drops"].astype(int).sort_index()
+
+
+def test_hardest_tables_match_sql_and_follow_filters(sql: duckdb.DuckDBPyConnection) -> None:
+    at = app("hardest", BASE)
+    shown = dataframe(at, "rank", "venue", "drops", "thin")
+    got = shown.set_index("venue")["drops"].astype(int).sort_index()
+    assert got.to_dict() == _ranking_drops(sql, None, None).to_dict()
+    assert not shown["thin"].any()
+    assert shown["scarcity_score"].is_monotonic_decreasing
+
+    hood = _busiest_hood(sql)
+    at = app("hardest", {**BASE, "hood": [hood], "tb": "Prime"})
+    shown2 = dataframe(at, "rank", "venue", "drops", "thin")
+    got2 = shown2.set_index("venue")["drops"].astype(int).sort_index()
+    assert got2.to_dict() == _ranking_drops(sql, hood, "prime").to_dict()
+    assert set(shown2["neighborhood"]) == {hood}
+    assert got2.sum() < got.sum()
+
+
+def test_hardest_name_search_and_thin_rows(sql: duckdb.DuckDBPyConnection) -> None:
+    name = str(sql.execute("SELECT name FROM venues ORDER BY venue_id LIMIT 1").fetchone()[0])  # type: ignore[index]
+    word = name.split()[0]
+    at = app("hardest", {**BASE, "q": word, "thin": "true"})
+    shown = dataframe(at, "rank", "venue", "drops", "thin")
+    expected = {r[0] for r in sql.execute(
+        """SELECT DISTINCT v.name FROM venue_daily vd JOIN venues v USING (provider, venue_id)
+           WHERE vd.metric_date BETWEEN $a AND $b AND contains(lower(v.name), lower($w))""",
+        {"a": D0, "b": D1, "w": word}).fetchall()}
+    assert set(shown["venue"]) == expected
+
+
+def test_timing_hour_chart_matches_sql(sql: duckdb.DuckDBPyConnection) -> None:
+    def expected(tb: str | None) -> dict[int, float]:
+        n_days = sql.execute("SELECT count(*) FROM day_quality WHERE metric_date BETWEEN $a AND $b",
+                             {"a": D0, "b": D1}).fetchone()[0]  # type: ignore[index]
+        rows = sql.execute("""SELECT hour_local, sum(drops) FROM market_daily WHERE metric_date BETWEEN $a AND $b
+                              AND ($tb IS NULL OR time_bucket = $tb) GROUP BY 1""", {"a": D0, "b": D1, "tb": tb}).fetchall()
+        return {int(h): round(d / n_days, 9) for h, d in rows}
+
+    for query, tb in ((BASE, None), ({**BASE, "tb": "Off-peak"}, "off_peak")):
+        at = app("timing", query)
+        frames = chart_data(at, 1)             # second chart: drops by hour of day
+        df = next(f for f in frames if "hour_local" in f.columns)
+        got = {int(h): round(float(v), 9) for h, v in zip(df["hour_local"], df["drops_per_day"], strict=True)}
+        assert got == expected(tb)
+    assert expected(None) != expected("off_peak")
+
+
+def test_trends_by_neighborhood_matches_sql(sql: duckdb.DuckDBPyConnection) -> None:
+    for query, party in ((BASE, None), ({**BASE, "party": ["2"]}, 2)):
+        at = app("trends", query)
+        got = dataframe(at, "neighborhood", "drops").set_index("neighborhood")["drops"].astype(int).to_dict()
+        rows = sql.execute("""SELECT neighborhood, sum(drops) FROM market_daily WHERE metric_date BETWEEN $a AND $b
+                              AND ($p IS NULL OR party_size = $p) GROUP BY 1""", {"a": D0, "b": D1, "p": party}).fetchall()
+        assert got == {h: int(d) for h, d in rows}
+
+
+def test_durations_summary_matches_sql(sql: duckdb.DuckDBPyConnection) -> None:
+    for split, col in (("Prime / off-peak", "vd.time_bucket"), ("Party size", "vd.party_size::VARCHAR")):
+        at = app("durations", {**BASE, "split": split})
+        got = dataframe(at, "group", "n_closed").set_index("group")["n_closed"].astype(int).to_dict()
+        q = ("SELECT " + col + ", sum(n_closed) FROM venue_daily_hist vd "  # noqa: S608 - column from a fixed pair
+             "WHERE metric_date BETWEEN $a AND $b GROUP BY 1")
+        assert got == {str(g): int(n) for g, n in sql.execute(q, {"a": D0, "b": D1}).fetchall()}
+
+
+def test_pulse_just_opened_matches_sql(sql: duckdb.DuckDBPyConnection) -> None:
+    as_of = sql.execute("SELECT max(last_trusted_at) FROM buckets").fetchone()[0]  # type: ignore[index]
+    for window in (15, 120):
+        at = app("pulse", {"window": str(window)})
+        n = sql.execute("""SELECT count(*) FROM open_slots WHERE source = 'drop'
+                           AND date_diff('second', opened_hi, $t) <= $w""", {"t": as_of, "w": window * 60}).fetchone()[0]  # type: ignore[index]
+        shown = dataframe(at, "venue", "age_min") if n else pd.DataFrame()
+        assert len(shown) == n
+        assert at.metric[0].value == f"{n:,}"
+
+
+def test_venue_page_from_query_matches_sql(sql: duckdb.DuckDBPyConnection) -> None:
+    vid, name = sql.execute("""SELECT venue_id, any_value(name) FROM venue_daily JOIN venues USING (provider, venue_id)
+                               GROUP BY 1 ORDER BY sum(drops) DESC LIMIT 1""").fetchone()  # type: ignore[misc]
+    at = app("venue", {**BASE, "venue": str(vid)})
+    assert not at.exception
+    drops = sql.execute("SELECT sum(drops) FROM venue_daily WHERE venue_id = $v AND metric_date BETWEEN $a AND $b",
+                        {"v": vid, "a": D0, "b": D1}).fetchone()[0]  # type: ignore[index]
+    assert at.metric[0].value == f"{int(drops):,}"
+    iv = dataframe(at, "end_reason", "closed_lo")
+    n_iv = sql.execute("SELECT least(count(*), 200) FROM slot_intervals WHERE venue_id = $v", {"v": vid}).fetchone()[0]  # type: ignore[index]
+    assert len(iv) == n_iv
+
+
+def test_health_counts_match_sql(sql: duckdb.DuckDBPyConnection) -> None:
+    at = app("health", BASE)
+    polls, trusted = sql.execute("SELECT count(*), count(*) FILTER (WHERE trusted) FROM poll_ledger").fetchone()  # type: ignore[misc]
+    assert at.metric[0].value == f"{polls:,}"
+    assert at.metric[1].value == f"{trusted / polls:.1%}"
+
+
+def test_every_chart_uses_the_tablepulse_theme() -> None:
+    from analytics.theme import FONT
+
+    at = app("durations", BASE)
+    charts = at.get("vega_lite_chart")
+    assert charts
+    for c in charts:
+        spec = json.loads(c.proto.spec)
+        assert spec["config"]["font"] == FONT
+        assert c.proto.theme == ""            # Streamlit's theme off: ours applies
