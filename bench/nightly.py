@@ -1,0 +1,110 @@
+"""Benchmark `nightly`: the one-day job and a full recompute vs a pandas load-all-then-groupby.
+
+Data: bench.synth (default 10M events, 14 days, 5,000 venues; small: 200k events, 400 venues),
+built once into a cache file (TABLEPULSE_BENCH_CACHE, default /tmp/tablepulse-bench) and copied
+per run, so runs are comparable. Each measurement runs in a child process: its peak RSS is read
+from RUSAGE_CHILDREN right after, before the pandas child runs, so the baseline's memory never
+pollutes the figure. The pandas baseline loads every closed interval and computes the same
+per-venue-day (time bucket, party size) median time-to-close with a groupby.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from bench.common import result
+
+END = date(2026, 11, 22)
+SIZES = {"small": dict(venues=400, events=200_000), "default": dict(venues=5000, events=10_000_000),
+         "large": dict(venues=5000, events=20_000_000)}
+
+CHILD_SQL = r"""
+import json, sys, time
+from datetime import date
+from analytics.db import connect
+from analytics import nightly as an
+path, mode = sys.argv[1], sys.argv[2]
+con = connect(path)
+con.execute("SET enable_progress_bar = false")
+t = time.perf_counter()
+con.execute("BEGIN")
+if mode == "day":
+    an.aggregate_day(con, date(2026, 11, 22), tz="America/New_York", min_sample=10, today=date(2026, 11, 23))
+elif mode == "daily":
+    an.aggregate_range(con, date(2026, 11, 9), date(2026, 11, 22), tz="America/New_York", min_sample=10,
+                       today=date(2026, 11, 23))
+else:
+    an.recompute(con, tz="America/New_York", min_sample=10, today=date(2026, 11, 23))
+con.execute("COMMIT")
+print(json.dumps({"s": time.perf_counter() - t}))
+"""
+
+CHILD_PANDAS = r"""
+import json, sys, time
+import duckdb
+t = time.perf_counter()
+con = duckdb.connect(sys.argv[1], read_only=True)
+df = con.execute("SELECT venue_id, time_bucket, party_size, source, end_reason, closed_hi, duration_s, opened_hi "
+                 "FROM slot_intervals").df()
+df = df[(df.end_reason == "closed") & df.source.isin(["drop", "reopen"])]
+local = df.closed_hi.dt.tz_localize("UTC").dt.tz_convert("America/New_York")
+df = df.assign(day=local.dt.date)
+out = df.groupby(["venue_id", "day", "time_bucket", "party_size"]).duration_s.agg(["count", "mean", "median"])
+print(json.dumps({"s": time.perf_counter() - t, "groups": len(out)}))
+"""
+
+
+def _cache(size: str) -> Path:
+    from bench.synth import make_synthetic_db
+    root = Path(os.environ.get("TABLEPULSE_BENCH_CACHE", "/tmp/tablepulse-bench"))
+    root.mkdir(parents=True, exist_ok=True)
+    p = root / f"nightly-{size}.duckdb"
+    if not p.exists():
+        tmp = root / f"nightly-{size}.building.duckdb"
+        for f in (tmp, Path(str(tmp) + ".wal")):
+            f.unlink(missing_ok=True)
+        make_synthetic_db(tmp, days=14, seed=1, end=END, **SIZES[size])  # type: ignore[arg-type]
+        tmp.rename(p)
+    return p
+
+
+def _child(code: str, *args: str) -> tuple[dict[str, Any], float]:
+    root = Path(__file__).resolve().parent.parent
+    r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=root, check=True)
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return json.loads(r.stdout.strip().splitlines()[-1]), rss
+
+
+def run(size: str) -> Iterable[dict[str, Any]]:
+    t = time.perf_counter()
+    src = _cache(size)
+    build_s = time.perf_counter() - t
+    work = src.with_name(f"work-{size}.duckdb")
+    shutil.copy(src, work)
+    try:
+        day, _ = _child(CHILD_SQL, str(work), "day")
+        shutil.copy(src, work)
+        daily, _ = _child(CHILD_SQL, str(work), "daily")
+        shutil.copy(src, work)
+        full, rss = _child(CHILD_SQL, str(work), "recompute")
+        pd_res, _ = _child(CHILD_PANDAS, str(src))
+    finally:
+        for f in (work, Path(str(work) + ".wal")):
+            f.unlink(missing_ok=True)
+    yield result("nightly", f"synth_build_s[{size}]", build_s, "s")
+    yield result("nightly", "one_day_s", day["s"], "s", target=0.5)
+    yield result("nightly", "daily_14d_s", daily["s"], "s", baseline=pd_res["s"])
+    yield result("nightly", "recompute_s", full["s"], "s", target=3.0)
+    yield result("nightly", "recompute_peak_mb", rss, "MB", target=1024)
+    yield result("nightly", "pandas_baseline_s", pd_res["s"], "s")
+    yield result("nightly", "speedup_vs_pandas", pd_res["s"] / full["s"], "x", target=3.0, higher_is_better=True)
