@@ -518,6 +518,17 @@ class Market:
                         a, b = self.window_slice(tb, lo, hi)
                         self.advance_rows(tb, np.arange(a, b), t)
 
+    def forget_before(self, day: date) -> int:
+        """Drop every slot table (state and truth) of dates before `day`, to bound memory in long runs.
+
+        The truth for those dates is gone afterwards; returns the number of tables dropped.
+        """
+        with self.lock:
+            old = [k for k in self._tables if k[0] < day]
+            for k in old:
+                del self._tables[k]
+            return len(old)
+
     def _catch_up_touched(self, t: float) -> None:
         for tb in self._tables.values():
             idx = np.nonzero(tb.touched)[0]

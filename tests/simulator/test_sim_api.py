@@ -191,3 +191,20 @@ def test_admin_clock_and_venues(client: httpx.Client, market: Market) -> None:
     assert all(0 <= x["cutoff_minutes"] <= 60 for x in vs)
     assert all(7 <= x["booking_window_days"] <= 30 for x in vs)
     assert len({x["name"] for x in vs}) == 150
+
+
+def test_concurrent_polls_of_different_buckets_match_sequential_ones(server: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    buckets = [(f"2026-11-{d}", tf, p) for d in (24, 26) for tf in ("15:00", "19:00") for p in (2, 4)]
+
+    def one(b: tuple[str, str, int]) -> set[tuple[Any, ...]]:
+        with httpx.Client(base_url=server.url, headers=AUTH) as c:
+            pages = poll_all(c, day=b[0], tf=b[1], party=b[2])
+        return {(h["id"]["resy"], s["date"]["start"], s["config"]["type"])
+                for p in pages for h in p["search"]["hits"] for s in h["availability"]["slots"]}
+
+    with ThreadPoolExecutor(8) as ex:
+        together = list(ex.map(one, buckets))
+    alone = [one(b) for b in buckets]
+    assert together == alone and all(together)

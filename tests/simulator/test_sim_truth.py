@@ -160,3 +160,12 @@ def test_fully_booked_share_matches_a_brute_force_reading_of_the_truth() -> None
     tiers = {v.venue_id: v.tier for v in market.venues}
     mean = {t: np.mean([s for v, s in shares.items() if tiers[v] == t]) for t in ("impossible", "easy")}
     assert mean["impossible"] > 0.9 > 0.3 > mean["easy"]
+
+
+def test_forget_before_drops_old_dates_only() -> None:
+    m = Market(7, n_venues=20, start=START)
+    m.materialize([date(2026, 11, 23), date(2026, 11, 24)], (2,), ("19:00",))
+    assert {r["slot_date"] for r in m.truth_intervals(START - timedelta(days=40), m.now())} == {
+        "2026-11-23", "2026-11-24"}
+    assert m.forget_before(date(2026, 11, 24)) == 1
+    assert {r["slot_date"] for r in m.truth_intervals(START - timedelta(days=40), m.now())} == {"2026-11-24"}
