@@ -23,10 +23,22 @@ def sql(name: str) -> str:
     return path.read_text()
 
 
+def _uses(stmt: str, name: str) -> bool:
+    """Whether the SQL code (comments aside) references $name."""
+    code = "\n".join(_code_part(ln) for ln in stmt.splitlines())
+    i = code.find(f"${name}")
+    while i >= 0:
+        end = i + len(name) + 1
+        if end >= len(code) or not (code[end].isalnum() or code[end] == "_"):
+            return True
+        i = code.find(f"${name}", end)
+    return False
+
+
 def run(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> duckdb.DuckDBPyConnection:
     """Execute analytics/sql/NAME.sql with $named parameters; returns the connection for fetching."""
     text = sql(name)
-    used = {k: v for k, v in params.items() if f"${k}" in text}
+    used = {k: v for k, v in params.items() if _uses(text, k)}
     missing = set(params) - set(used)
     if missing:
         raise TypeError(f"{name}.sql has no parameter(s) {sorted(missing)}")
@@ -37,7 +49,7 @@ def run_script(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> None
     """Run a multi-statement SQL file (statements separated by ';' at line end), same parameters."""
     text = sql(name)
     for stmt in _split(text):
-        used = {k: v for k, v in params.items() if f"${k}" in stmt}
+        used = {k: v for k, v in params.items() if _uses(stmt, k)}
         con.execute(stmt, used) if used else con.execute(stmt)
 
 

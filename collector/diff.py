@@ -26,7 +26,8 @@ class OpenState:
     source: Source
     opened_lo: datetime | None   # last trusted poll without it (None: seen in calibration)
     opened_hi: datetime          # first trusted poll with it
-    last_seen_at: datetime       # last trusted poll with it
+    last_seen_at: datetime       # when it was first written; the last sighting of a slot in prev is
+                                 # always prev_poll_at (prev is the last trusted poll), see diff()
     is_release: bool = False
 
 
@@ -109,7 +110,7 @@ def diff(prev: Mapping[SlotKey, OpenState], curr: Collection[SlotKey], baseline:
         if key in curr_set:
             continue
         reason: Literal["closed", "expired"] = "expired" if expired(key) else "closed"
-        ended = EndedInterval(key, st, st.last_seen_at, poll_at, reason)
+        ended = EndedInterval(key, st, prev_poll_at or st.last_seen_at, poll_at, reason)
         out.ended.append(ended)
         out.transitions.append(Transition(
             "CLOSED" if reason == "closed" else "EXPIRED", key, st.interval_id, poll_at, prev_poll_at,

@@ -2,8 +2,11 @@
 
 `Poller.poll(spec)` is called by the scheduler (live) and by the history builder (fast-forward):
 the same parse, diff and store path either way. Every poll lands in the poll ledger; only trusted
-polls move state. All rows of one poll are written in one transaction, so a kill -9 at any
-instant loses nothing and duplicates nothing; deterministic ids make a re-applied poll a no-op.
+polls move state. The diff runs in the polling thread against cached bucket state; the rows of all
+polls waiting at that moment are merged and written with one bulk statement per table in one
+transaction (DuckDB costs 1-4 ms per statement, so per-poll statements capped throughput at ~30
+polls/s). A poll returns only after its COMMIT, so a kill -9 loses nothing; a poll whose poll_id is
+already in the ledger writes nothing, so a re-applied poll or a restart duplicates nothing.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import logging
 import threading
 import time as _time
 from collections import Counter
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -73,6 +77,70 @@ def _slot_tuple_cols(keys: list[SlotKey]) -> dict[str, Any]:
     }
 
 
+@dataclass
+class PollRows:
+    """Everything one poll writes; merged with other polls' rows by the batcher."""
+
+    poll_id: str
+    spec: BucketSpec
+    ledger: dict[str, Any]
+    trusted: bool
+    poll_at: datetime
+    state: BucketState
+    diff: DiffResult | None = None
+    calibrating: bool = False
+    venue_dates: list[tuple[int, int]] = field(default_factory=list)
+    venues: list[VenueInfo] = field(default_factory=list)
+
+
+class _Batcher:
+    """Merges the rows of every poll waiting for the writer into one job (one bulk statement per table).
+
+    Each submit returns a Future resolved after the COMMIT that contains its rows (True: written,
+    False: its poll_id was already in the ledger, so nothing was written)."""
+
+    def __init__(self, store: Store, write: Any) -> None:
+        self.store, self.write = store, write
+        self._lock = threading.Lock()
+        self._pending: list[tuple[PollRows, Future[bool]]] = []
+        self._scheduled = False
+
+    def submit(self, rows: PollRows) -> Future[bool]:
+        fut: Future[bool] = Future()
+        with self._lock:
+            self._pending.append((rows, fut))
+            if self._scheduled:
+                return fut
+            self._scheduled = True
+        holder: dict[str, Any] = {}
+
+        def job(cur: duckdb.DuckDBPyConnection) -> set[str]:
+            if "batch" not in holder:      # a retried job (group failure) reuses the batch it took
+                with self._lock:
+                    holder["batch"], self._pending = self._pending, []
+                    self._scheduled = False
+            return self.write(cur, [r for r, _ in holder["batch"]])
+
+        def done(f: Future[set[str]]) -> None:
+            batch = holder.get("batch", [])
+            err = f.exception()
+            for r, fu in batch:
+                if err is not None:
+                    fu.set_exception(err)
+                else:
+                    fu.set_result(r.poll_id not in f.result())
+        try:
+            self.store.submit(job).add_done_callback(done)
+        except Exception as e:
+            with self._lock:
+                batch = [x for x in self._pending]
+                self._pending, self._scheduled = [], False
+            for _r, fu in batch:
+                if not fu.done():
+                    fu.set_exception(e)
+        return fut
+
+
 class Poller:
     def __init__(self, store: Store, provider: Provider, settings: Settings, clock: Clock) -> None:
         self.store = store
@@ -82,7 +150,9 @@ class Poller:
         self._states: dict[tuple[str, int], BucketState] = {}
         self._venues: dict[int, tuple[VenueInfo, datetime]] = {}
         self._venue_tz: dict[int, str] = {}
+        self._first_seen: dict[Any, dict[int, tuple[datetime, int]]] = {}
         self._lock = threading.Lock()
+        self._batcher = _Batcher(store, self._write_batch)
 
     # -- the public entry point -----------------------------------------------------------
     def poll(self, spec: BucketSpec) -> PollSummary:
@@ -97,28 +167,29 @@ class Poller:
         return self.apply(spec, res, started, self.clock.now())
 
     def apply(self, spec: BucketSpec, res: PollResult, started: datetime, finished: datetime) -> PollSummary:
-        """Write one poll result (trusted or not) through the single writer; returns after COMMIT."""
+        """Diff one poll result (trusted or not) and write it; returns after its COMMIT."""
         skey = (spec.bucket_id, spec.party_size)
         with self._lock:
             state = self._states.get(skey)
-        venues_to_write = self._venues_to_write(res, started) if res.trusted else []
-
-        def job(cur: duckdb.DuckDBPyConnection) -> tuple[PollSummary, BucketState | None]:
-            st = state if state is not None else self._load_state(cur, spec)
-            return self._apply_in_tx(cur, spec, res, started, finished, st, venues_to_write)
-
+        if state is None:
+            with self.store.cursor() as cur:
+                state = self._load_state(cur, spec)
+        summary, rows = self._compute(spec, res, started, finished, state)
         try:
-            summary, new_state = self.store.write(job)
+            written = self._batcher.submit(rows).result()
         except Exception:
             with self._lock:  # state unknown: reload from the file next time
                 self._states.pop(skey, None)
+                self._first_seen.pop((self.provider.name, spec.bucket_date), None)
             raise
+        if not written:
+            with self._lock:
+                self._states.pop(skey, None)
+            return PollSummary(rows.poll_id, spec.bucket_id, spec.party_size, False, "duplicate", duplicate=True)
         with self._lock:
-            if new_state is not None:
-                self._states[skey] = new_state
-            if summary.trusted:
-                for v in venues_to_write:
-                    self._venues[v.venue_id] = (v, started)
+            self._states[skey] = rows.state
+            for v in rows.venues:
+                self._venues[v.venue_id] = (v, started)
         return summary
 
     def forget(self, bucket_ids: set[str]) -> None:
@@ -130,6 +201,7 @@ class Poller:
     def reset_cache(self) -> None:
         with self._lock:
             self._states.clear()
+            self._first_seen.clear()
 
     # -- helpers ---------------------------------------------------------------------------
     def _venues_to_write(self, res: PollResult, now: datetime) -> list[VenueInfo]:
@@ -167,10 +239,14 @@ class Poller:
 
     def _expired_fn(self, poll_at: datetime) -> Any:
         guard = timedelta(minutes=self.settings.expiry_guard_minutes)
+        memo: dict[tuple[int, Any, Any], bool] = {}
 
         def expired(k: SlotKey) -> bool:
-            start = local_to_utc(datetime.combine(k.slot_date, k.slot_time), self._tz(k.venue_id))
-            return poll_at >= start - guard
+            m = (k.venue_id, k.slot_date, k.slot_time)
+            if m not in memo:
+                start = local_to_utc(datetime.combine(k.slot_date, k.slot_time), self._tz(k.venue_id))
+                memo[m] = poll_at >= start - guard
+            return memo[m]
         return expired
 
     def _is_collapse(self, st: BucketState, res: PollResult, expired: Any) -> bool:
@@ -184,22 +260,20 @@ class Poller:
         curr_venues = {k.venue_id for k in res.slots}
         return len(curr_venues) < len(prev_venues)
 
-    def _apply_in_tx(self, cur: duckdb.DuckDBPyConnection, spec: BucketSpec, res: PollResult, started: datetime,
-                     finished: datetime, st: BucketState, venues: list[VenueInfo]) -> tuple[PollSummary, BucketState | None]:
+    def _compute(self, spec: BucketSpec, res: PollResult, started: datetime, finished: datetime,
+                 st: BucketState) -> tuple[PollSummary, PollRows]:
         provider = self.provider.name
         poll_id = f"{provider}|{spec.bucket_id}|{spec.party_size}|{started.isoformat()}"
-        if cur.execute("SELECT 1 FROM poll_ledger WHERE poll_id = $id", {"id": poll_id}).fetchall():
-            return PollSummary(poll_id, spec.bucket_id, spec.party_size, False, "duplicate", duplicate=True), None
         phase = "live" if st.baseline_ready else "calibration"
         ledger = {"poll_id": poll_id, "provider": provider, "bucket_id": spec.bucket_id, "party_size": spec.party_size,
                   "started_at": started, "finished_at": finished, "phase": phase, "http_status": res.http_status,
                   "pages": res.pages, "requests": res.requests, "latency_ms": res.latency_ms,
-                  "venues_seen": len(res.venues), "slots_seen": len(res.slots)}
+                  "venues_seen": len(res.venues), "slots_seen": len(res.slots),
+                  "n_new_drop": 0, "n_closed": 0, "n_expired": 0}
         poll_at = started
         expired = self._expired_fn(poll_at)
-
         outcome, detail, trusted = res.outcome.value, res.detail, res.trusted
-        new = replace(st, prev=st.prev, baseline=st.baseline)
+        new = replace(st)
         if trusted and st.baseline_ready and self._is_collapse(st, res, expired):
             if not st.pending_collapse:
                 trusted, outcome = False, "suspicious_collapse"
@@ -210,27 +284,17 @@ class Poller:
                 new.pending_collapse = False
         elif trusted:
             new.pending_collapse = False
-
+        ledger.update(trusted=trusted, outcome=outcome, detail=detail or None, last_poll_at=finished)
         if not trusted:
-            self._insert_ledger(cur, ledger, False, outcome, detail, None)
-            cur.execute("UPDATE buckets SET last_poll_at = $t, pending_collapse = $pc WHERE bucket_id = $b AND party_size = $p",
-                        {"t": finished, "pc": new.pending_collapse, "b": spec.bucket_id, "p": spec.party_size})
-            return PollSummary(poll_id, spec.bucket_id, spec.party_size, False, outcome, detail), new
+            return (PollSummary(poll_id, spec.bucket_id, spec.party_size, False, outcome, detail),
+                    PollRows(poll_id, spec, ledger, False, poll_at, new))
 
         calibrating = not st.baseline_ready
-        release_fn, seen_rows = self._release_info(cur, provider, spec, res, st, poll_at, calibrating)
+        release_fn, seen_rows = self._release_info(provider, spec, res, st, poll_at, calibrating)
         d = diff(st.prev, res.slots, st.baseline, trusted=True, poll_at=poll_at, prev_poll_at=st.last_trusted_at,
                  calibrating=calibrating, expired=expired, is_release=release_fn)
-        self._write_diff(cur, spec, d, poll_id, poll_at, calibrating)
-        if seen_rows:
-            self._insert_venue_dates(cur, provider, spec, seen_rows, poll_at)
-        if venues:
-            self._upsert_venues(cur, venues, poll_at)
-
-        new_prev = {k: v for k, v in st.prev.items() if k in res.slots}
-        kept_ts = {k: replace(v, last_seen_at=poll_at) for k, v in new_prev.items()}
-        kept_ts.update(d.opened)
-        new.prev = kept_ts
+        new.prev = {k: v for k, v in st.prev.items() if k in res.slots}
+        new.prev.update(d.opened)
         if calibrating:
             new.baseline = st.baseline | set(d.opened)
             new.calibration_tries += 1
@@ -241,141 +305,200 @@ class Poller:
             n = self.settings.calibration_polls
             new.baseline_ready = new.calibration_done >= n or new.calibration_tries >= 2 * n
         new.last_trusted_at = poll_at
-        cur.execute(
-            "UPDATE buckets SET last_poll_at = $f, last_trusted_at = $t, calibration_done = $cd, calibration_tries = $ct, "
-            "baseline_ready = $br, baseline_slots = $bs, pending_collapse = $pc WHERE bucket_id = $b AND party_size = $p",
-            {"f": finished, "t": poll_at, "cd": new.calibration_done, "ct": new.calibration_tries, "br": new.baseline_ready,
-             "bs": len(new.baseline), "pc": new.pending_collapse, "b": spec.bucket_id, "p": spec.party_size})
-        self._insert_ledger(cur, ledger, True, outcome, detail, d)
-        return PollSummary(poll_id, spec.bucket_id, spec.party_size, True, outcome, detail, d.count("NEW_DROP"),
-                           d.count("CLOSED"), d.count("EXPIRED"), d.count("BASELINE_AVAILABLE"), len(res.slots)), new
+        counts = (d.count("NEW_DROP"), d.count("CLOSED"), d.count("EXPIRED"), d.count("BASELINE_AVAILABLE"))
+        ledger.update(n_new_drop=counts[0], n_closed=counts[1], n_expired=counts[2])
+        rows = PollRows(poll_id, spec, ledger, True, poll_at, new, d, calibrating, seen_rows,
+                        self._venues_to_write(res, started))
+        return (PollSummary(poll_id, spec.bucket_id, spec.party_size, True, outcome, detail, *counts, len(res.slots)),
+                rows)
 
-    def _release_info(self, cur: duckdb.DuckDBPyConnection, provider: str, spec: BucketSpec, res: PollResult,
-                      st: BucketState, poll_at: datetime, calibrating: bool) -> tuple[Any, list[tuple[int, int]]]:
-        """One batched lookup of first sightings for the bucket's date; returns (is_release, rows to insert)."""
+    def _release_info(self, provider: str, spec: BucketSpec, res: PollResult, st: BucketState, poll_at: datetime,
+                      calibrating: bool) -> tuple[Any, list[tuple[int, int]]]:
+        """First sightings of venue-dates (cached per date, loaded once); returns (is_release, rows to insert)."""
         new_keys = [k for k in res.slots if k not in st.prev]
         if not new_keys:
             return (lambda k: False), []
-        seen = {int(r[0]): (r[1], int(r[2])) for r in cur.execute(
-            "SELECT venue_id, first_seen_at, first_slots FROM venue_dates_seen WHERE provider = $p AND slot_date = $d",
-            {"p": provider, "d": spec.bucket_date}).fetchall()}
+        ck = (provider, spec.bucket_date)
+        with self._lock:
+            seen = self._first_seen.get(ck)
+        if seen is None:
+            with self.store.cursor() as cur:
+                seen = {int(r[0]): (r[1], int(r[2])) for r in cur.execute(
+                    "SELECT venue_id, first_seen_at, first_slots FROM venue_dates_seen WHERE provider = $p AND slot_date = $d",
+                    {"p": provider, "d": spec.bucket_date}).fetchall()}
+            with self._lock:
+                seen = self._first_seen.setdefault(ck, seen)
         per_venue = Counter(k.venue_id for k in new_keys if k.slot_date == spec.bucket_date)
-        rows = [(vid, 0 if calibrating else n) for vid, n in per_venue.items() if vid not in seen]
-        for vid, n in rows:
-            seen[vid] = (poll_at, n)
+        with self._lock:
+            rows = [(vid, 0 if calibrating else n) for vid, n in per_venue.items() if vid not in seen]
+            for vid, n in rows:
+                seen[vid] = (poll_at, n)
+            snapshot = dict(seen)
 
         def is_release(k: SlotKey) -> bool:
-            first = seen.get(k.venue_id)
+            first = snapshot.get(k.venue_id)
             return first is not None and first[1] >= RELEASE_MIN_SLOTS and poll_at - first[0] <= RELEASE_GRACE
         return is_release, rows
 
-    # -- bulk writes -----------------------------------------------------------------------
-    def _insert_ledger(self, cur: duckdb.DuckDBPyConnection, ledger: dict[str, Any], trusted: bool, outcome: str,
-                       detail: str, d: DiffResult | None) -> None:
-        cur.execute(
-            "INSERT OR IGNORE INTO poll_ledger (poll_id, provider, bucket_id, party_size, started_at, finished_at, phase, "
-            "trusted, outcome, detail, http_status, pages, requests, venues_seen, slots_seen, n_new_drop, n_closed, "
-            "n_expired, latency_ms) VALUES ($poll_id, $provider, $bucket_id, $party_size, $started_at, $finished_at, "
-            "$phase, $trusted, $outcome, $detail, $http_status, $pages, $requests, $venues_seen, $slots_seen, $nd, $nc, "
-            "$ne, $latency_ms)",
-            {**ledger, "trusted": trusted, "outcome": outcome, "detail": detail or None,
-             "nd": d.count("NEW_DROP") if d else 0, "nc": d.count("CLOSED") if d else 0,
-             "ne": d.count("EXPIRED") if d else 0})
+    # -- the batched write (runs in the writer thread, inside its transaction) -------------------
+    def _write_batch(self, cur: duckdb.DuckDBPyConnection, batch: list[PollRows]) -> set[str]:
+        ids = [r.poll_id for r in batch]
+        dup = {r[0] for r in cur.execute("SELECT poll_id FROM poll_ledger WHERE list_contains($ids, poll_id)",
+                                         {"ids": ids}).fetchall()}
+        fresh, seen_ids = [], set(dup)
+        for r in batch:
+            if r.poll_id not in seen_ids:
+                fresh.append(r)
+                seen_ids.add(r.poll_id)
+        skipped = {r.poll_id for r in batch} - {r.poll_id for r in fresh}
+        if not fresh:
+            return skipped
+        self._insert_ledger(cur, fresh)
+        self._update_buckets(cur, fresh)
+        trusted = [r for r in fresh if r.trusted and r.diff is not None]
+        if trusted:
+            self._write_diffs(cur, trusted)
+        return skipped
 
-    def _write_diff(self, cur: duckdb.DuckDBPyConnection, spec: BucketSpec, d: DiffResult, poll_id: str,
-                    poll_at: datetime, calibrating: bool) -> None:
+    def _insert_ledger(self, cur: duckdb.DuckDBPyConnection, rows: list[PollRows]) -> None:
+        cols = ["poll_id", "provider", "bucket_id", "party_size", "started_at", "finished_at", "phase", "trusted",
+                "outcome", "detail", "http_status", "pages", "requests", "venues_seen", "slots_seen", "n_new_drop",
+                "n_closed", "n_expired", "latency_ms"]
+        types = {"party_size": pa.int16(), "started_at": pa.timestamp("us"), "finished_at": pa.timestamp("us"),
+                 "http_status": pa.int32(), "pages": pa.int32(), "requests": pa.int32(), "venues_seen": pa.int32(),
+                 "slots_seen": pa.int32(), "n_new_drop": pa.int32(), "n_closed": pa.int32(), "n_expired": pa.int32(),
+                 "latency_ms": pa.float64(), "detail": pa.string()}
+        t = pa.table({c: pa.array([r.ledger[c] for r in rows], types.get(c)) for c in cols})
+        cur.register("tp_ledger", t)
+        cur.execute("INSERT INTO poll_ledger SELECT * FROM tp_ledger")
+        cur.unregister("tp_ledger")
+
+    def _update_buckets(self, cur: duckdb.DuckDBPyConnection, rows: list[PollRows]) -> None:
+        t = pa.table({
+            "bucket_id": [r.spec.bucket_id for r in rows],
+            "party_size": pa.array([r.spec.party_size for r in rows], pa.int16()),
+            "last_poll_at": pa.array([r.ledger["last_poll_at"] for r in rows], pa.timestamp("us")),
+            "last_trusted_at": pa.array([r.state.last_trusted_at for r in rows], pa.timestamp("us")),
+            "calibration_done": pa.array([r.state.calibration_done for r in rows], pa.int32()),
+            "calibration_tries": pa.array([r.state.calibration_tries for r in rows], pa.int32()),
+            "baseline_ready": pa.array([r.state.baseline_ready for r in rows], pa.bool_()),
+            "baseline_slots": pa.array([len(r.state.baseline) for r in rows], pa.int32()),
+            "pending_collapse": pa.array([r.state.pending_collapse for r in rows], pa.bool_()),
+            "kept_at": pa.array([r.poll_at if r.trusted and r.diff is not None and r.diff.kept else None
+                                 for r in rows], pa.timestamp("us")),
+        })
+        cur.register("tp_bk", t)
+        cur.execute(
+            "UPDATE buckets SET last_poll_at = u.last_poll_at, last_trusted_at = u.last_trusted_at, "
+            "calibration_done = u.calibration_done, calibration_tries = u.calibration_tries, "
+            "baseline_ready = u.baseline_ready, baseline_slots = u.baseline_slots, pending_collapse = u.pending_collapse "
+            "FROM tp_bk u WHERE buckets.bucket_id = u.bucket_id AND buckets.party_size = u.party_size")
+        if any(r.trusted and r.diff is not None and r.diff.kept for r in rows):
+            # every slot still open in a trusted poll's bucket was seen by that poll
+            cur.execute("UPDATE open_slots SET last_seen_at = u.kept_at FROM tp_bk u WHERE u.kept_at IS NOT NULL "
+                        "AND open_slots.bucket_id = u.bucket_id AND open_slots.party_size = u.party_size")
+        cur.unregister("tp_bk")
+
+    def _write_diffs(self, cur: duckdb.DuckDBPyConnection, rows: list[PollRows]) -> None:
         tz = self._tz
-        if d.transitions:
-            ts = d.transitions
-            keys = [t.key for t in ts]
+        tr = [(r, t) for r in rows for t in r.diff.transitions]  # type: ignore[union-attr]
+        if tr:
+            keys = [t.key for _r, t in tr]
             ev = pa.table({
-                "event_id": [f"{t.interval_id}|{t.kind}" for t in ts],
-                "event_type": [t.kind for t in ts],
+                "event_id": [f"{t.interval_id}|{t.kind}" for _r, t in tr],
+                "event_type": [t.kind for _r, t in tr],
                 **_slot_tuple_cols(keys),
-                "bucket_id": [spec.bucket_id] * len(ts),
-                "bucket_date": pa.array([spec.bucket_date] * len(ts), pa.date32()),
-                "time_bucket": [spec.time_bucket] * len(ts),
-                "interval_id": [t.interval_id for t in ts],
-                "observed_at": pa.array([t.observed_at for t in ts], pa.timestamp("us")),
-                "observed_local": pa.array([to_local(t.observed_at, tz(t.key.venue_id)) for t in ts], pa.timestamp("us")),
-                "prev_poll_at": pa.array([t.prev_poll_at for t in ts], pa.timestamp("us")),
-                "duration_s": pa.array([t.duration_s for t in ts], pa.float64()),
-                "is_release": [t.is_release for t in ts],
-                "poll_id": [poll_id] * len(ts),
+                "bucket_id": [r.spec.bucket_id for r, _t in tr],
+                "bucket_date": pa.array([r.spec.bucket_date for r, _t in tr], pa.date32()),
+                "time_bucket": [r.spec.time_bucket for r, _t in tr],
+                "interval_id": [t.interval_id for _r, t in tr],
+                "observed_at": pa.array([t.observed_at for _r, t in tr], pa.timestamp("us")),
+                "observed_local": pa.array([to_local(t.observed_at, tz(t.key.venue_id)) for _r, t in tr], pa.timestamp("us")),
+                "prev_poll_at": pa.array([t.prev_poll_at for _r, t in tr], pa.timestamp("us")),
+                "duration_s": pa.array([t.duration_s for _r, t in tr], pa.float64()),
+                "is_release": pa.array([t.is_release for _r, t in tr], pa.bool_()),
+                "poll_id": [r.poll_id for r, _t in tr],
             })
             cur.register("tp_events", ev)
             cur.execute("INSERT INTO availability_events SELECT * FROM tp_events")
             cur.unregister("tp_events")
-        if d.ended:
-            en = d.ended
+        en = [(r, e) for r in rows for e in r.diff.ended]  # type: ignore[union-attr]
+        if en:
             iv = pa.table({
-                "interval_id": [e.state.interval_id for e in en],
-                **_slot_tuple_cols([e.key for e in en]),
-                "bucket_id": [spec.bucket_id] * len(en),
-                "time_bucket": [spec.time_bucket] * len(en),
-                "source": [e.state.source for e in en],
-                "is_release": [e.state.is_release for e in en],
-                "opened_lo": pa.array([e.state.opened_lo for e in en], pa.timestamp("us")),
-                "opened_hi": pa.array([e.state.opened_hi for e in en], pa.timestamp("us")),
-                "closed_lo": pa.array([e.closed_lo for e in en], pa.timestamp("us")),
-                "closed_hi": pa.array([e.closed_hi for e in en], pa.timestamp("us")),
-                "end_reason": [e.end_reason for e in en],
-                "duration_s": pa.array([e.duration_s for e in en], pa.float64()),
-                "opened_local": pa.array([to_local(e.state.opened_hi, tz(e.key.venue_id)) for e in en], pa.timestamp("us")),
+                "interval_id": [e.state.interval_id for _r, e in en],
+                **_slot_tuple_cols([e.key for _r, e in en]),
+                "bucket_id": [r.spec.bucket_id for r, _e in en],
+                "time_bucket": [r.spec.time_bucket for r, _e in en],
+                "source": [e.state.source for _r, e in en],
+                "is_release": pa.array([e.state.is_release for _r, e in en], pa.bool_()),
+                "opened_lo": pa.array([e.state.opened_lo for _r, e in en], pa.timestamp("us")),
+                "opened_hi": pa.array([e.state.opened_hi for _r, e in en], pa.timestamp("us")),
+                "closed_lo": pa.array([e.closed_lo for _r, e in en], pa.timestamp("us")),
+                "closed_hi": pa.array([e.closed_hi for _r, e in en], pa.timestamp("us")),
+                "end_reason": [e.end_reason for _r, e in en],
+                "duration_s": pa.array([e.duration_s for _r, e in en], pa.float64()),
+                "opened_local": pa.array([to_local(e.state.opened_hi, tz(e.key.venue_id)) for _r, e in en],
+                                         pa.timestamp("us")),
             })
             cur.register("tp_ended", iv)
             cur.execute("INSERT OR IGNORE INTO slot_intervals SELECT * FROM tp_ended")
             cur.execute("DELETE FROM open_slots WHERE interval_id IN (SELECT interval_id FROM tp_ended)")
             cur.unregister("tp_ended")
-        if d.kept:  # after the deletes, every remaining row of this bucket was seen in this poll
-            cur.execute("UPDATE open_slots SET last_seen_at = $t WHERE bucket_id = $b AND party_size = $p",
-                        {"t": poll_at, "b": spec.bucket_id, "p": spec.party_size})
-        if d.opened:
-            ks = list(d.opened)
-            sts = [d.opened[k] for k in ks]
-            op = pa.table({
-                **_slot_tuple_cols(ks),
-                "bucket_id": [spec.bucket_id] * len(ks),
-                "interval_id": [s.interval_id for s in sts],
-                "source": [s.source for s in sts],
-                "opened_lo": pa.array([s.opened_lo for s in sts], pa.timestamp("us")),
-                "opened_hi": pa.array([s.opened_hi for s in sts], pa.timestamp("us")),
-                "last_seen_at": pa.array([s.last_seen_at for s in sts], pa.timestamp("us")),
-                "is_release": [s.is_release for s in sts],
+        op = [(r, k, s) for r in rows for k, s in r.diff.opened.items()]  # type: ignore[union-attr]
+        if op:
+            t = pa.table({
+                **_slot_tuple_cols([k for _r, k, _s in op]),
+                "bucket_id": [r.spec.bucket_id for r, _k, _s in op],
+                "interval_id": [s.interval_id for _r, _k, s in op],
+                "source": [s.source for _r, _k, s in op],
+                "opened_lo": pa.array([s.opened_lo for _r, _k, s in op], pa.timestamp("us")),
+                "opened_hi": pa.array([s.opened_hi for _r, _k, s in op], pa.timestamp("us")),
+                "last_seen_at": pa.array([s.last_seen_at for _r, _k, s in op], pa.timestamp("us")),
+                "is_release": pa.array([s.is_release for _r, _k, s in op], pa.bool_()),
+                "calibrating": pa.array([r.calibrating for r, _k, _s in op], pa.bool_()),
             })
-            cur.register("tp_opened", op)
-            cur.execute("INSERT OR IGNORE INTO open_slots SELECT * FROM tp_opened")
-            if calibrating:
+            cur.register("tp_opened", t)
+            cur.execute("INSERT OR IGNORE INTO open_slots SELECT * EXCLUDE (calibrating) FROM tp_opened")
+            if any(r.calibrating for r, _k, _s in op):
                 cur.execute(
                     "INSERT OR IGNORE INTO baseline_slots SELECT bucket_id, party_size, provider, venue_id, slot_date, "
-                    "slot_time, table_type FROM tp_opened")
+                    "slot_time, table_type FROM tp_opened WHERE calibrating")
             cur.unregister("tp_opened")
+        vd = [(r, vid, n) for r in rows for vid, n in r.venue_dates]
+        if vd:
+            t = pa.table({"provider": [r.ledger["provider"] for r, _v, _n in vd],
+                          "venue_id": pa.array([v for _r, v, _n in vd], pa.int64()),
+                          "slot_date": pa.array([r.spec.bucket_date for r, _v, _n in vd], pa.date32()),
+                          "first_seen_at": pa.array([r.poll_at for r, _v, _n in vd], pa.timestamp("us")),
+                          "first_slots": pa.array([n for _r, _v, n in vd], pa.int32())})
+            cur.register("tp_vds", t)
+            cur.execute("INSERT OR IGNORE INTO venue_dates_seen SELECT * FROM tp_vds")
+            cur.unregister("tp_vds")
+        venues: dict[int, tuple[VenueInfo, datetime]] = {}
+        for r in rows:
+            for v in r.venues:
+                venues[v.venue_id] = (v, r.poll_at)
+        if venues:
+            self._upsert_venues(cur, list(venues.values()))
 
-    def _insert_venue_dates(self, cur: duckdb.DuckDBPyConnection, provider: str, spec: BucketSpec,
-                            rows: list[tuple[int, int]], poll_at: datetime) -> None:
-        t = pa.table({"venue_id": pa.array([r[0] for r in rows], pa.int64()),
-                      "first_slots": pa.array([r[1] for r in rows], pa.int32())})
-        cur.register("tp_vds", t)
-        cur.execute("INSERT OR IGNORE INTO venue_dates_seen SELECT $p, venue_id, $d, $t, first_slots FROM tp_vds",
-                    {"p": provider, "d": spec.bucket_date, "t": poll_at})
-        cur.unregister("tp_vds")
-
-    def _upsert_venues(self, cur: duckdb.DuckDBPyConnection, venues: list[VenueInfo], now: datetime) -> None:
+    def _upsert_venues(self, cur: duckdb.DuckDBPyConnection, venues: list[tuple[VenueInfo, datetime]]) -> None:
         t = pa.table({
-            "provider": [v.provider for v in venues],
-            "venue_id": pa.array([v.venue_id for v in venues], pa.int64()),
-            "name": [v.name for v in venues],
-            "neighborhood": [v.neighborhood for v in venues],
-            "price_range": pa.array([v.price_range for v in venues], pa.int16()),
-            "cuisine": [v.cuisine for v in venues],
-            "tz": [v.tz for v in venues],
-            "lat": pa.array([v.lat for v in venues], pa.float64()),
-            "lon": pa.array([v.lon for v in venues], pa.float64()),
+            "provider": [v.provider for v, _t in venues],
+            "venue_id": pa.array([v.venue_id for v, _t in venues], pa.int64()),
+            "name": [v.name for v, _t in venues],
+            "neighborhood": pa.array([v.neighborhood for v, _t in venues], pa.string()),
+            "price_range": pa.array([v.price_range for v, _t in venues], pa.int16()),
+            "cuisine": pa.array([v.cuisine for v, _t in venues], pa.string()),
+            "tz": [v.tz for v, _t in venues],
+            "lat": pa.array([v.lat for v, _t in venues], pa.float64()),
+            "lon": pa.array([v.lon for v, _t in venues], pa.float64()),
+            "seen_at": pa.array([t for _v, t in venues], pa.timestamp("us")),
         })
         cur.register("tp_venues", t)
         cur.execute(
-            "INSERT INTO venues SELECT provider, venue_id, name, neighborhood, price_range, cuisine, tz, lat, lon, $t, $t "
-            "FROM tp_venues ON CONFLICT (provider, venue_id) DO UPDATE SET name = excluded.name, "
+            "INSERT INTO venues SELECT provider, venue_id, name, neighborhood, price_range, cuisine, tz, lat, lon, "
+            "seen_at, seen_at FROM tp_venues ON CONFLICT (provider, venue_id) DO UPDATE SET name = excluded.name, "
             "neighborhood = excluded.neighborhood, price_range = excluded.price_range, cuisine = excluded.cuisine, "
-            "tz = excluded.tz, lat = excluded.lat, lon = excluded.lon, last_seen_at = excluded.last_seen_at", {"t": now})
+            "tz = excluded.tz, lat = excluded.lat, lon = excluded.lon, "
+            "last_seen_at = greatest(venues.last_seen_at, excluded.last_seen_at)")
         cur.unregister("tp_venues")

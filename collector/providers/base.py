@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import httpx
 
@@ -48,9 +48,11 @@ RETRYABLE = frozenset({Outcome.RATE_LIMITED, Outcome.SERVER_ERROR, Outcome.TIMEO
 CHALLENGE_MARKERS = ("captcha", "cf-chl", "challenge-platform", "just a moment")
 
 
-@dataclass(frozen=True, slots=True)
-class SlotKey:
-    """Slot identity per DESIGN.md. Never the booking token: one slot can carry several."""
+class SlotKey(NamedTuple):
+    """Slot identity per DESIGN.md. Never the booking token: one slot can carry several.
+
+    A NamedTuple (not a dataclass): its hash and equality run in C, and the diff hashes every
+    slot of every poll (a dataclass's Python-level __hash__ was a third of a poll's CPU)."""
 
     provider: str
     venue_id: int

@@ -108,10 +108,17 @@ def _venue_id(obj: Any, where: str, path: str) -> int:
     return int(raw)
 
 
+def _strict_datetime(v: str) -> dt.datetime:
+    """'YYYY-MM-DD HH:MM:SS' exactly; fromisoformat is ~10x faster than strptime (hot path)."""
+    if not (isinstance(v, str) and len(v) == 19 and v[10] == " " and v[4] == "-" and v[13] == ":"):
+        raise ValueError(v)
+    return dt.datetime.fromisoformat(v)
+
+
 def _parse_start(v: str, where: str, path: str) -> dt.datetime:
     try:
-        return dt.datetime.strptime(v, START_FORMAT)
-    except ValueError:
+        return _strict_datetime(v)
+    except (ValueError, TypeError):
         raise SchemaDrift(f"{where}: {path} {v[:40]!r} is not 'YYYY-MM-DD HH:MM:SS'") from None
 
 
@@ -302,7 +309,7 @@ class ResyProvider:
         quantity = slot.get("quantity", 1)
         quantity = int(quantity) if _is_int(quantity) and quantity > 0 else 1
         try:  # optional: an odd end time costs the end, not the poll
-            end = dt.datetime.strptime(_opt(slot, "date.end"), START_FORMAT)
+            end = _strict_datetime(_opt(slot, "date.end"))
         except (TypeError, ValueError):
             end = None
         if start.date() != day:
