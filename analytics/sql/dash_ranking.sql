@@ -4,7 +4,8 @@
 --   km_median_s        Kaplan-Meier median time-to-close over the merged log-binned histogram
 --                      (closed = event, expired/censored = censored; life-table c/2 correction;
 --                      log-linear interpolation in the crossing bin); _lo/_hi: 95% interval where
---                      S -/+ 1.96 Greenwood SE reaches 0.5 (upper edge of that bin; NULL if never)
+--                      S -/+ 1.96 Greenwood SE reaches 0.5 (lower edge of that bin for the low end,
+--                      upper edge for the high end: conservative; NULL if never)
 --   fully_booked_share fully_booked_s / observed_s (time-weighted)
 --   trend_pct          drops per observed day, last 7 days of the range vs the 7 before
 --   n = closed_timed + censored (KM sample); thin = n < $min_n
@@ -72,7 +73,7 @@ WITH days AS (
                         WHEN lo_s <= 0 THEN hi_s * (surv_prev - 0.5) / (surv_prev - surv)
                         ELSE lo_s * pow(hi_s / lo_s, (surv_prev - 0.5) / (surv_prev - surv)) END, bin)
                FILTER (WHERE surv <= 0.5) AS km_median_s,
-           min(hi_s) FILTER (WHERE surv - 1.96 * se <= 0.5) AS km_median_lo_s,
+           min(lo_s) FILTER (WHERE surv - 1.96 * se <= 0.5) AS km_median_lo_s,
            min(hi_s) FILTER (WHERE surv + 1.96 * se <= 0.5) AS km_median_hi_s
     FROM s2 GROUP BY venue_id
 ), base AS (

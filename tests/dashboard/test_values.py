@@ -148,3 +148,11 @@ def test_every_chart_uses_the_tablepulse_theme() -> None:
         spec = json.loads(c.proto.spec)
         assert spec["config"]["font"] == FONT
         assert c.proto.theme == ""            # Streamlit's theme off: ours applies
+
+
+def test_ranking_median_interval_brackets_the_median(sql: duckdb.DuckDBPyConnection) -> None:
+    shown = dataframe(app("hardest", BASE), "rank", "median_close_s", "median_lo_s", "median_hi_s")
+    both = shown.dropna(subset=["median_close_s", "median_lo_s", "median_hi_s"])
+    assert len(both) > 0
+    assert (both["median_lo_s"] <= both["median_close_s"]).all()
+    assert (both["median_close_s"] <= both["median_hi_s"]).all()
