@@ -275,12 +275,15 @@ class Poller:
         outcome, detail, trusted = res.outcome.value, res.detail, res.trusted
         new = replace(st)
         if trusted and st.baseline_ready and self._is_collapse(st, res, expired):
-            if not st.pending_collapse:
+            # Believed only when it persists: a burst of empty answers spans several quick polls.
+            held_for = (poll_at - st.last_trusted_at).total_seconds() if st.last_trusted_at else 0.0
+            if not st.pending_collapse or held_for < self.settings.collapse_confirm_s:
                 trusted, outcome = False, "suspicious_collapse"
-                detail = f"{len(res.slots)} slots after {len(st.prev)}; held until a confirming poll"
+                detail = (f"{len(res.slots)} slots after {len(st.prev)}; held until it persists "
+                          f"{self.settings.collapse_confirm_s:.0f} s")
                 new.pending_collapse = True
             else:
-                detail = "collapse confirmed by a second poll"
+                detail = f"collapse confirmed: persisted {held_for:.0f} s"
                 new.pending_collapse = False
         elif trusted:
             new.pending_collapse = False

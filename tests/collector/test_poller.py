@@ -106,9 +106,13 @@ def test_suspicious_collapse_is_held_until_confirmed(rig):
     assert q(store, "SELECT count(*) FROM open_slots")[0][0] == 6
     s = step(many)                                    # not confirmed: it was a blip
     assert s.trusted and s.n_closed == 0 and s.n_new_drop == 0
-    step([key(1)])
-    s = step([key(1)])                                # confirmed by a second poll
+    s = step([key(1)])
+    assert not s.trusted                              # a burst of empty answers spans quick polls
+    s = step([key(1)], gap=60)
+    assert not s.trusted                              # 90 s after the last trusted poll: still held
+    s = step([key(1)], gap=300)                       # persisted past collapse_confirm_s: believed
     assert s.trusted and s.n_closed == 5
+    assert "confirmed" in s.detail
 
 
 def test_expiry_is_not_a_close(rig):
