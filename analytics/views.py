@@ -250,6 +250,9 @@ def funnel(con: duckdb.DuckDBPyConnection, d0: date, d1: date, tap_window_s: int
         return None
     ff = funnels.make_filter(d0, d1 + timedelta(days=1), tap_window_s=tap_window_s,
                              book_window_s=book_window_s, time_bucket=time_bucket, party_size=party_size)
+    sent = run(con, "dash_alert_count", t0=ff.start, t1=ff.end).fetchone()
+    if not sent or not sent[0]:
+        return {"steps": pd.DataFrame({"step": ["alert_sent"], "n": [0]})}
     out = funnels.funnel_report(con, ff, min_n)
     out["goals"] = goals.goal_summary(con, ff, min_n) if funnels.has_table(con, "goals") else pd.DataFrame()
     return out
