@@ -1,0 +1,78 @@
+"""Fixed number formats of the digest: the same value always prints the same way in md, HTML, PDF.
+
+Tests parse these back (tests/digest), so change them together.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from typing import Any
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+DASH = "—"
+
+
+def missing(v: Any) -> bool:
+    if v is None:
+        return True
+    try:
+        return bool(math.isnan(float(v)))
+    except (TypeError, ValueError):
+        return v is None
+
+
+def n(v: Any) -> str:
+    """A count: 1,234."""
+    return DASH if missing(v) else f"{int(v):,}"
+
+
+def num(v: Any, digits: int = 1) -> str:
+    """A plain decimal: 12.3."""
+    return DASH if missing(v) else f"{float(v):,.{digits}f}"
+
+
+def pct(v: Any, digits: int = 1) -> str:
+    """A share in [0, 1] as a percentage: 0.123 -> 12.3%."""
+    return DASH if missing(v) else f"{100 * float(v):.{digits}f}%"
+
+
+def signed_pct(v: Any, digits: int = 1) -> str:
+    """A change already in percent: -34.0 -> -34.0%."""
+    return DASH if missing(v) else f"{float(v):+.{digits}f}%"
+
+
+def signed(v: Any, digits: int = 1) -> str:
+    return DASH if missing(v) else f"{float(v):+.{digits}f}"
+
+
+def duration(v: Any) -> str:
+    """Seconds as '45 s', '1 min 50 s', '2 h 05 min' (same format as the dashboard)."""
+    if missing(v):
+        return DASH
+    s = float(v)
+    if s < 60:
+        return f"{s:.0f} s"
+    if s < 3600:
+        m, sec = divmod(int(round(s)), 60)
+        return f"{m} min {sec:02d} s" if sec else f"{m} min"
+    h, rem = divmod(int(round(s)), 3600)
+    return f"{h} h {rem // 60:02d} min"
+
+
+def day(d: date) -> str:
+    """'Mon Nov 16'."""
+    return f"{WEEKDAYS[d.weekday()][:3]} {d.strftime('%b')} {d.day}"
+
+
+def long_day(d: date) -> str:
+    return f"{WEEKDAYS[d.weekday()]}, {d.strftime('%b')} {d.day}, {d.year}"
+
+
+def span(d0: date, d1: date) -> str:
+    """'Nov 16 – Nov 22, 2026'."""
+    return f"{d0.strftime('%b')} {d0.day} – {d1.strftime('%b')} {d1.day}, {d1.year}"
+
+
+def yes_no(v: Any) -> str:
+    return "yes" if bool(v) else "no"
