@@ -18,11 +18,14 @@ changes. The prune step still deletes raw events only for days already aggregate
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from typing import Any
 
 import duckdb
+import numpy as np
+import pyarrow as pa
 
 from analytics.sql_loader import run, run_script
 
@@ -54,6 +57,7 @@ def aggregate_range(con: duckdb.DuckDBPyConnection, start: date, end: date, *, t
     params = {"d0": start, "d1": end + timedelta(days=1), "tz": tz, "max_gap_s": float(max_gap_s),
               "prime_slots": list(prime_slots), "today": today or end + timedelta(days=1)}
     run_script(con, "nightly_prepare", **params)
+    _build_gaps(con, list(prime_slots), float(max_gap_s))
     before = {t: _count_range(con, t, start, end) for t in DAILY_TABLES}
     run_script(con, "nightly_daily", **{k: v for k, v in params.items() if k in ("d0", "d1", "prime_slots")},
                min_sample=int(min_sample))
@@ -62,6 +66,80 @@ def aggregate_range(con: duckdb.DuckDBPyConnection, start: date, end: date, *, t
     for t in ("nd_days", "nd_gaps", "nd_iv", "nd_pieces", "nd_open", "nd_facts"):
         con.execute(f"DROP TABLE IF EXISTS temp.{t}")  # fixed names
     return out
+
+
+def _register_temp(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:
+    """CREATE OR REPLACE TEMP TABLE <name> from an Arrow table (name from the fixed nd_/rl_ set)."""
+    assert name in ("nd_gaps", "rl_km")
+    con.register("_arrow_in", table)
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM _arrow_in")  # noqa: S608
+    finally:
+        con.unregister("_arrow_in")
+
+
+def _build_gaps(con: duckdb.DuckDBPyConnection, prime_slots: list[str], max_gap_s: float) -> None:
+    """temp.nd_gaps for the days in temp.nd_days (definition: nightly_prepare.sql header).
+
+    One sort in numpy of the ~polls of the range instead of three partitioned window passes in SQL
+    (DuckDB's partitioned running sums cost ~1 s on 225k polls here). Same rows and values as the
+    SQL formulation: for each (bucket, party size), trusted polls in started_at order; the gap runs to
+    the next trusted poll among those fetched (none: NULL, invalid); untrusted polls in between make
+    it invalid; cum = running sum of valid seconds over the polls started inside the range.
+    """
+    days = con.execute("SELECT metric_date, t0, t1 FROM nd_days ORDER BY metric_date").fetchall()
+    d_t1 = np.array([r[2] for r in days], dtype="datetime64[us]").astype(np.int64)
+    t0_us, t1_us = np.datetime64(days[0][1], "us").astype(np.int64), d_t1[-1]
+    with warnings.catch_warnings():  # "extra copy" notice: ~225k narrow rows, cheaper than a re-plan
+        warnings.simplefilter("ignore", UserWarning)
+        polls = run(con, "nightly_polls", t0=days[0][1], t1=days[-1][2], max_gap_s=max_gap_s).to_arrow_table()
+    bid = polls.column("bucket_id").combine_chunks().dictionary_encode()
+    codes = np.asarray(bid.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    party = polls.column("party_size").to_numpy().astype(np.int64)
+    t = polls.column("started_at").to_numpy().astype("datetime64[us]").astype(np.int64)
+    tr = polls.column("trusted").to_numpy(zero_copy_only=False).astype(bool)
+    key = codes * 1000 + party
+    order = np.lexsort((t, key))
+    key, t, tr, codes, party = key[order], t[order], tr[order], codes[order], party[order]
+    # untrusted polls after each trusted one, before the next trusted one of the same key
+    ti = np.flatnonzero(tr)
+    k_tr, t_tr = key[ti], t[ti]
+    grp = np.cumsum(tr) - 1                       # index into ti of the trusted poll at or before
+    ui = np.flatnonzero(~tr)
+    g_u = grp[ui]
+    own = (g_u >= 0) & (k_tr[np.maximum(g_u, 0)] == key[ui]) if len(ti) else np.zeros(len(ui), dtype=bool)
+    untrusted_after = np.bincount(g_u[own], minlength=len(ti))
+    same_next = np.zeros(len(ti), dtype=bool)
+    same_next[:-1] = k_tr[1:] == k_tr[:-1]
+    next_t = np.where(same_next, np.append(t_tr[1:], 0), 0)
+    gap_s = (next_t - t_tr) / 1e6
+    valid = same_next & (untrusted_after == 0) & (gap_s <= max_gap_s)
+    inr = (t_tr >= t0_us) & (t_tr < t1_us)
+    ti, k_tr, t_tr, next_t, gap_s, valid, same_next = (x[inr] for x in (ti, k_tr, t_tr, next_t, gap_s, valid, same_next))
+    valid_s = np.where(valid, gap_s, 0.0)
+    # running sum per key (keys contiguous, rows in time order)
+    cs = np.cumsum(valid_s)
+    start = np.ones(len(k_tr), dtype=bool)
+    start[1:] = k_tr[1:] != k_tr[:-1]
+    base = np.maximum.accumulate(np.where(start, np.arange(len(k_tr)), 0))
+    cum = cs - np.where(base > 0, cs[base - 1], 0.0) if len(cs) else cs
+    day_idx = np.searchsorted(d_t1, t_tr, side="right")
+    names = bid.dictionary.to_pylist()
+    slot = np.array([n[11:16] in prime_slots for n in names], dtype=bool)
+    c = codes[ti]
+    tbl = pa.table({
+        "bucket_id": pa.DictionaryArray.from_arrays(pa.array(c.astype(np.int32)), bid.dictionary).cast(pa.string()),
+        "party_size": pa.array(party[ti].astype(np.int16)),
+        "time_bucket": pa.array(np.where(slot[c], "prime", "off_peak") if len(c) else np.array([], dtype=str)),
+        "t": pa.array(t_tr.astype("datetime64[us]")),
+        "next_t": pa.array(next_t.astype("datetime64[us]"), mask=~same_next),
+        "gap_s": pa.array(gap_s, mask=~same_next),
+        "valid": pa.array(valid),
+        "metric_date": pa.array(np.array([r[0] for r in days], dtype="datetime64[D]")[day_idx]),
+        "valid_s": pa.array(valid_s),
+        "cum": pa.array(cum),
+    })
+    _register_temp(con, "nd_gaps", tbl)
 
 
 def aggregate_day(con: duckdb.DuckDBPyConnection, day: date, *, tz: str, min_sample: int,

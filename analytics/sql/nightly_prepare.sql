@@ -4,7 +4,8 @@
 -- opened_hi < end, and open_slots (the current open intervals). Nothing here reads
 -- availability_events: every metric is rebuilt from slot_intervals + open_slots + poll_ledger.
 --   nd_days : metric_date, weekday, [t0, t1) = the local day as naive UTC instants
---   nd_gaps : one row per TRUSTED poll of a (bucket, party size) started in the range: the gap to
+--   nd_gaps : (built by analytics.nightly._build_gaps from nightly_polls.sql, after this script)
+--             one row per TRUSTED poll of a (bucket, party size) started in the range: the gap to
 --             the next trusted poll, valid = next exists, no untrusted poll of the same
 --             (bucket, party size) inside, and gap <= <max_gap_s>; cum = running sum of valid gap
 --             seconds per (bucket, party size), used to measure open time by differences
@@ -16,36 +17,6 @@ SELECT CAST(d AS DATE) AS metric_date,
        timezone('UTC', timezone($tz, d)) AS t0,
        timezone('UTC', timezone($tz, d + INTERVAL 1 DAY)) AS t1
 FROM range(CAST($d0 AS TIMESTAMP), CAST($d1 AS TIMESTAMP), INTERVAL 1 DAY) r(d);
-
-CREATE OR REPLACE TEMP TABLE nd_gaps AS
-WITH b AS (SELECT min(t0) AS t0, max(t1) AS t1 FROM nd_days),
-p AS (
-    SELECT l.bucket_id, l.party_size, l.started_at AS t, l.trusted,
-           sum(CAST(l.trusted AS INTEGER)) OVER (PARTITION BY l.bucket_id, l.party_size
-                                                 ORDER BY l.started_at ROWS UNBOUNDED PRECEDING) AS grp
-    FROM poll_ledger l, b
-    WHERE l.started_at >= b.t0 AND l.started_at < b.t1 + to_microseconds(CAST($max_gap_s * 1e6 AS BIGINT)) + INTERVAL 1 SECOND
-),
-g AS (
-    SELECT bucket_id, party_size, grp, min(t) FILTER (WHERE trusted) AS t,
-           count(*) FILTER (WHERE NOT trusted) AS untrusted_after
-    FROM p WHERE grp > 0 GROUP BY bucket_id, party_size, grp
-),
-n AS (
-    SELECT *, lead(t) OVER (PARTITION BY bucket_id, party_size ORDER BY t) AS next_t FROM g
-),
-v AS (
-    SELECT n.bucket_id, n.party_size,
-           CASE WHEN list_contains($prime_slots, substr(n.bucket_id, 12, 5)) THEN 'prime' ELSE 'off_peak' END AS time_bucket,
-           n.t, n.next_t, epoch(n.next_t) - epoch(n.t) AS gap_s,
-           coalesce(n.next_t IS NOT NULL AND n.untrusted_after = 0 AND epoch(n.next_t) - epoch(n.t) <= $max_gap_s, FALSE) AS valid
-    FROM n, b WHERE n.t >= b.t0 AND n.t < b.t1
-)
-SELECT v.*, d.metric_date,
-       CASE WHEN v.valid THEN v.gap_s ELSE 0 END AS valid_s,
-       sum(CASE WHEN v.valid THEN v.gap_s ELSE 0 END) OVER (PARTITION BY v.bucket_id, v.party_size
-                                                           ORDER BY v.t ROWS UNBOUNDED PRECEDING) AS cum
-FROM v JOIN nd_days d ON v.t >= d.t0 AND v.t < d.t1;
 
 CREATE OR REPLACE TEMP TABLE nd_iv AS
 WITH b AS (SELECT min(t0) AS t0, max(t1) AS t1 FROM nd_days)
