@@ -75,6 +75,7 @@ class Service:
         self._sched.every(self.settings.snapshot_interval_s).seconds.do(self._background(self.publish))
         self._sched.every(30).seconds.do(self._safe(self._save_state))
         self._sched.every(20).seconds.do(self._safe(self._maybe_nightly))
+        self._safe(self.scheduler.tick)()   # poll at once; then every second
         self._spawn("scheduler", self._loop)
         if self.serve_http:
             self._start_http()
@@ -260,3 +261,4 @@ def setup_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [h]
     root.setLevel(level)
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))  # one line per request is noise
