@@ -69,13 +69,12 @@ def freshness(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 
 def data_span(con: duckdb.DuckDBPyConnection) -> tuple[date | None, date | None]:
-    """First and last day with data: aggregated days, extended to the last raw-event day."""
+    """First and last aggregated (complete) day; the last raw-event day when nothing is aggregated."""
     row = run(con, "dash_data_span").fetchone()
     if not row:
         return None, None
     first, last, raw = row
-    last = max((d for d in (last, raw) if d is not None), default=None)
-    return first or raw, last
+    return (first, last) if last is not None else (raw, raw)
 
 
 def filter_options(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -117,7 +116,17 @@ def today_vs_typical(con: duckdb.DuckDBPyConnection, today: date, lookback_days:
 # --- rankings and distributions (nightly aggregates) ------------------------------------------
 
 def ranking(con: duckdb.DuckDBPyConnection, f: Filters, min_n: int) -> pd.DataFrame:
-    """Per-venue scarcity ranking for the filtered slice (see dash_ranking.sql for definitions)."""
+    """Per-venue scarcity ranking for the filtered slice.
+
+    Fast path: a 7- or 14-day range with no party-size / weekday / venue filter is read from the
+    nightly venue_rolling rows (dash_ranking_rolling.sql). Anything else is recomputed from the
+    daily aggregates (dash_ranking.sql: same definitions, slower).
+    """
+    if f.n_days in (7, 14) and not f.parties and not f.dows and f.venue_id is None:
+        df = _df(con, "dash_ranking_rolling", d1=f.d1, window_days=f.n_days, tb=f.time_bucket or "all",
+                 min_n=min_n, hoods=list(f.hoods) or None, prices=list(f.prices) or None)
+        if len(df):
+            return df
     return _df(con, "dash_ranking", min_n=min_n, **f.params())
 
 

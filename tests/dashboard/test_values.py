@@ -156,3 +156,15 @@ def test_ranking_median_interval_brackets_the_median(sql: duckdb.DuckDBPyConnect
     assert len(both) > 0
     assert (both["median_lo_s"] <= both["median_close_s"]).all()
     assert (both["median_close_s"] <= both["median_hi_s"]).all()
+
+
+def test_hardest_fast_path_reads_venue_rolling(sql: duckdb.DuckDBPyConnection) -> None:
+    """A 14-day range without party/weekday filters is read from the nightly venue_rolling rows."""
+    d1 = sql.execute("SELECT max(as_of) FROM venue_rolling").fetchone()[0]  # type: ignore[index]
+    d0 = d1 - pd.Timedelta(days=13)
+    at = app("hardest", {"dates": [str(d0.date() if hasattr(d0, "date") else d0), str(d1)], "tb": "Prime"})
+    shown = dataframe(at, "rank", "venue", "drops", "thin")
+    exp = sql.execute("""SELECT v.name, r.drops FROM venue_rolling r JOIN venues v USING (provider, venue_id)
+                         WHERE r.as_of = $d AND r.window_days = 14 AND r.time_bucket = 'prime' AND r.n >= 10""",
+                      {"d": d1}).fetchall()
+    assert dict(zip(shown["venue"], shown["drops"].astype(int), strict=True)) == {n: int(d) for n, d in exp}
