@@ -17,8 +17,15 @@ from pathlib import Path
 
 import duckdb
 
-from analytics.digest import charts as ch
-from analytics.digest import fmt, headlines, manifest, render_csv, render_html, render_md, render_pdf, tables
+import analytics.digest.charts as ch
+import analytics.digest.fmt as fmt
+import analytics.digest.headlines as headlines
+import analytics.digest.manifest as manifest
+import analytics.digest.render_csv as render_csv
+import analytics.digest.render_html as render_html
+import analytics.digest.render_md as render_md
+import analytics.digest.render_pdf as render_pdf
+import analytics.digest.tables as tables
 from analytics.digest.model import Chart, Digest, Section
 from analytics.digest.queries import WeekData, gather, week_rows
 from analytics.digest.week import IsoWeek

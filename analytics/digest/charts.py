@@ -5,6 +5,7 @@ fields), so rendering does not depend on the machine's time zone and is byte-for
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import altair as alt
@@ -129,8 +130,21 @@ def funnel_chart(w: WeekData, t: Table | None) -> Chart | None:
     return Chart("funnel", "Alert funnel", _spec(c), "Bars of alerts reaching each funnel step")
 
 
+_CLIP = re.compile(r"\bclip(\d+)\b")
+
+
+def stable_ids(svg: str) -> str:
+    """Vega numbers clip paths with a per-process counter (clip22 in one run, clip154 in the next);
+    renumber them by first appearance so the same chart gives the same SVG bytes."""
+    ids: dict[str, str] = {}
+
+    def sub(m: re.Match[str]) -> str:
+        return "clip" + ids.setdefault(m.group(1), str(len(ids) + 1))
+    return _CLIP.sub(sub, svg)
+
+
 def render(chart: Chart) -> Chart:
     """Fill chart.png (scale 2) and chart.svg from its spec with vl-convert."""
     chart.png = bytes(vlc.vegalite_to_png(chart.spec, scale=PNG_SCALE))
-    chart.svg = str(vlc.vegalite_to_svg(chart.spec))
+    chart.svg = stable_ids(str(vlc.vegalite_to_svg(chart.spec)))
     return chart

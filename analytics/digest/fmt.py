@@ -56,8 +56,8 @@ def duration(v: Any) -> str:
     if s < 3600:
         m, sec = divmod(int(round(s)), 60)
         return f"{m} min {sec:02d} s" if sec else f"{m} min"
-    h, rem = divmod(int(round(s)), 3600)
-    return f"{h} h {rem // 60:02d} min"
+    h, m = divmod(int(round(s / 60)), 60)   # rounded to the minute (the dashboard truncates)
+    return f"{h} h {m:02d} min"
 
 
 def day(d: date) -> str:

@@ -220,9 +220,10 @@ def prime_volatility(w: WeekData) -> Headline:
     effect = None if now is None else now - 1.0
     sd = _sd(hist) if len(hist) >= MIN_HISTORY else None
     noise = None if sd is None else Z * sd
-    more = "more" if (now or 1) >= 1 else "less"
-    text = f"Prime time was {fmt.num(now)}x {more} volatile than off-peak" if (now or 1) >= 1 else \
-        f"Prime time was {fmt.num(1 / now)}x less volatile than off-peak"
+    if now is not None and now < 1:
+        text = f"Prime time was {fmt.num(1 / now)}x less volatile than off-peak"
+    else:
+        text = f"Prime time was {fmt.num(now)}x more volatile than off-peak"
     detail = (f"Volatility index (100 x mean coefficient of variation of each venue's daily drops) over the "
               f"7 days to {fmt.day(w.d1)}: prime vs off-peak ratio {fmt.num(now, 2)} (n = {n:,} ranked venues).")
     fail = None if len(hist) >= MIN_HISTORY else (
