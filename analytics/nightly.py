@@ -28,6 +28,7 @@ import numpy as np
 import pyarrow as pa
 
 from analytics.sql_loader import run, run_script
+from analytics.survival import km_binned
 
 Progress = Callable[[int, int, str], None]
 
@@ -163,9 +164,94 @@ def refresh_rolling(con: duckdb.DuckDBPyConnection, as_of: date, *, min_sample: 
                     until: date | None = None) -> dict[str, int]:
     """(Re)write the rolling 7/14-day tables for as_of (..until, inclusive) from the per-day tables."""
     until = until or as_of
-    run_script(con, "rolling", a0=as_of, a1=until + timedelta(days=1), min_sample=int(min_sample))
+    a1 = until + timedelta(days=1)
+    run_script(con, "rolling", a0=as_of, a1=a1, min_sample=int(min_sample))
+    _rolling_km(con, as_of, a1)
+    run_script(con, "rolling_write", a0=as_of, a1=a1, min_sample=int(min_sample))
     return {t: int(_one(con, f"SELECT count(*) FROM {t} WHERE as_of BETWEEN $a AND $b",  # noqa: S608
                         {"a": as_of, "b": until})) for t in ROLLING_TABLES}
+
+
+def _rolling_km(con: duckdb.DuckDBPyConnection, a0: date, a1: date) -> None:
+    """temp.rl_km: Kaplan-Meier medians per (as_of in [a0, a1), window 7 | 14, venue, time bucket).
+
+    The per-day histograms of the span are read once (rolling_hist.sql); each window's merged
+    histogram is a running sum (add the new day, drop the one leaving), as dense groups x bins
+    matrices, and analytics.survival.km_binned runs on all groups of a window at once. Groups with
+    no row in a window (nothing closed or censored) get no rl_km row, as in a GROUP BY.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        h = run(con, "rolling_hist", a0=a0, a1=a1).to_arrow_table()
+    bins = con.execute("SELECT bin, lo_s, hi_s FROM duration_bins ORDER BY bin").fetchall()
+    lo_all = np.array([b[1] for b in bins])
+    hi_all = np.array([b[2] for b in bins])
+    first = a0 - timedelta(days=13)
+    n_days = (a1 - first).days
+    prov = h.column("provider").combine_chunks().dictionary_encode()
+    tb = h.column("time_bucket").combine_chunks().dictionary_encode()
+    p_code = np.asarray(prov.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    t_code = np.asarray(tb.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    vid = h.column("venue_id").to_numpy().astype(np.int64)
+    key = (p_code * 4 + t_code) * (1 << 40) + vid
+    ukey, g = np.unique(key, return_inverse=True)
+    g = g.astype(np.int64).ravel()
+    b = h.column("bin").to_numpy().astype(np.int64)
+    nb = int(b.max()) + 1 if len(b) else 1
+    lo, hi = lo_all[:nb], hi_all[:nb]
+    di = (h.column("metric_date").to_numpy().astype("datetime64[D]") - np.datetime64(first, "D")).astype(np.int64)
+    dv = h.column("d").to_numpy().astype(np.float64)
+    cv = h.column("c").to_numpy().astype(np.float64)
+    n_g = len(ukey)
+    order = np.argsort(di, kind="stable")
+    di, g, b, dv, cv = di[order], g[order], b[order], dv[order], cv[order]
+    bounds = np.searchsorted(di, np.arange(n_days + 1))
+    flat = g * nb + b
+
+    def day(i: int) -> tuple[np.ndarray, np.ndarray]:
+        sl = slice(bounds[i], bounds[i + 1])
+        return (np.bincount(flat[sl], weights=dv[sl], minlength=n_g * nb).reshape(n_g, nb),
+                np.bincount(flat[sl], weights=cv[sl], minlength=n_g * nb).reshape(n_g, nb))
+
+    dailies = [day(i) for i in range(n_days)]
+    out: dict[str, list[np.ndarray]] = {k: [] for k in ("as_of", "window_days", "g", "n", "n_events", "km_median_s",
+                                                        "km_median_lo_s", "km_median_hi_s", "median_close_s")}
+    for w in WINDOWS:
+        run_d = np.zeros((n_g, nb))
+        run_c = np.zeros((n_g, nb))
+        for i in range(n_days):        # day i enters; day i - w leaves
+            run_d += dailies[i][0]
+            run_c += dailies[i][1]
+            if i >= w:
+                run_d -= dailies[i - w][0]
+                run_c -= dailies[i - w][1]
+            if i < 13:                 # before a0: only warming the window up
+                continue
+            present = np.flatnonzero((run_d + run_c).sum(axis=1) > 0)
+            r = km_binned(run_d[present], run_c[present], lo, hi)
+            out["as_of"].append(np.full(len(present), np.datetime64(first + timedelta(days=i), "D")))
+            out["window_days"].append(np.full(len(present), w, dtype=np.int16))
+            out["g"].append(present)
+            for k in ("n", "n_events", "km_median_s", "km_median_lo_s", "km_median_hi_s", "median_close_s"):
+                out[k].append(r[k])
+    cat = {k: np.concatenate(v) if v else np.zeros(0) for k, v in out.items()}
+    gg = cat["g"].astype(np.int64)
+    uk = ukey[gg] if len(gg) else np.zeros(0, dtype=np.int64)
+    pt = uk // (1 << 40)
+
+    def opt(x: np.ndarray) -> pa.Array:
+        return pa.array(x, mask=np.isnan(x))
+    tbl = pa.table({
+        "as_of": pa.array(cat["as_of"].astype("datetime64[D]")),
+        "window_days": pa.array(cat["window_days"].astype(np.int16)),
+        "provider": pa.DictionaryArray.from_arrays(pa.array((pt // 4).astype(np.int32)), prov.dictionary).cast(pa.string()),
+        "venue_id": pa.array(uk % (1 << 40)),
+        "time_bucket": pa.DictionaryArray.from_arrays(pa.array((pt % 4).astype(np.int32)), tb.dictionary).cast(pa.string()),
+        "n": pa.array(cat["n"]), "n_events": pa.array(cat["n_events"]),
+        "km_median_s": opt(cat["km_median_s"]), "km_median_lo_s": opt(cat["km_median_lo_s"]),
+        "km_median_hi_s": opt(cat["km_median_hi_s"]), "median_close_s": opt(cat["median_close_s"]),
+    })
+    _register_temp(con, "rl_km", tbl)
 
 
 def aggregated_days(con: duckdb.DuckDBPyConnection) -> set[date]:
