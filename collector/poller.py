@@ -239,14 +239,16 @@ class Poller:
 
     def _expired_fn(self, poll_at: datetime) -> Any:
         guard = timedelta(minutes=self.settings.expiry_guard_minutes)
-        memo: dict[tuple[int, Any, Any], bool] = {}
+        memo: dict[tuple[str, Any, Any], bool] = {}
+        tzs = self._venue_tz
+        default_tz = self.settings.timezone
 
         def expired(k: SlotKey) -> bool:
-            m = (k.venue_id, k.slot_date, k.slot_time)
-            if m not in memo:
-                start = local_to_utc(datetime.combine(k.slot_date, k.slot_time), self._tz(k.venue_id))
-                memo[m] = poll_at >= start - guard
-            return memo[m]
+            m = (tzs.get(k.venue_id, default_tz), k.slot_date, k.slot_time)
+            v = memo.get(m)
+            if v is None:   # a poll has a handful of distinct (zone, date, time): convert each once
+                v = memo[m] = poll_at >= local_to_utc(datetime.combine(m[1], m[2]), m[0]) - guard
+            return v
         return expired
 
     def _is_collapse(self, st: BucketState, res: PollResult, expired: Any) -> bool:

@@ -8,7 +8,6 @@ circuit breaker). Provider modules such as resy.py call it; the poller and healt
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import math
 import random
@@ -21,6 +20,7 @@ from enum import StrEnum
 from typing import Any, NamedTuple, Protocol
 
 import httpx
+import orjson
 
 from collector.settings import Settings
 
@@ -188,8 +188,9 @@ def classify_response(resp: httpx.Response, now: dt.datetime) -> Fetched:
     if status >= 500:
         return Fetched(Outcome.SERVER_ERROR, http_status=status, retry_after_s=retry_after,
                        detail=f"HTTP {status}")
-    text = resp.text
-    lowered = text[:20000].lower()
+    # Only the head is decoded for sniffing: decoding a multi-MB JSON page to str cost more than parsing it.
+    text = resp.content[:20000].decode(resp.encoding or "utf-8", errors="replace")
+    lowered = text.lower()
     is_html = "html" in resp.headers.get("content-type", "").lower() or lowered.lstrip().startswith("<")
     has_marker = any(m in lowered for m in CHALLENGE_MARKERS)
     if status == 403:
@@ -198,7 +199,7 @@ def classify_response(resp: httpx.Response, now: dt.datetime) -> Fetched:
     if status >= 400 or status < 200:
         return Fetched(Outcome.SCHEMA_DRIFT, http_status=status, detail=f"unexpected HTTP {status}")
     try:
-        body = json.loads(resp.content)
+        body = orjson.loads(resp.content)   # ~2x faster than json on 5 MB polls (bench/poll_cycle.py)
     except (ValueError, RecursionError):
         if is_html or has_marker:
             return Fetched(Outcome.CHALLENGE, http_status=status,
