@@ -79,21 +79,29 @@ def _register_temp(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -
         con.unregister("_arrow_in")
 
 
+def _arrow(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> pa.Table:
+    """The whole result of a named query as an Arrow table (fully consumed: see the register gotcha)."""
+    with warnings.catch_warnings():  # "extra copy" notice of DB-API results: fine for these sizes
+        warnings.simplefilter("ignore", UserWarning)
+        out = run(con, name, **params).to_arrow_table()
+    assert isinstance(out, pa.Table)
+    return out
+
+
 def _build_gaps(con: duckdb.DuckDBPyConnection, prime_slots: list[str], max_gap_s: float) -> None:
     """temp.nd_gaps for the days in temp.nd_days (definition: nightly_prepare.sql header).
 
     One sort in numpy of the ~polls of the range instead of three partitioned window passes in SQL
     (DuckDB's partitioned running sums cost ~1 s on 225k polls here). Same rows and values as the
-    SQL formulation: for each (bucket, party size), trusted polls in started_at order; the gap runs to
-    the next trusted poll among those fetched (none: NULL, invalid); untrusted polls in between make
-    it invalid; cum = running sum of valid seconds over the polls started inside the range.
+    SQL formulation it replaced, except that a gap now stops at the end of its local day (see below):
+    for each (bucket, party size), trusted polls in started_at order; the gap runs to the next trusted
+    poll, or to the day's end if that comes first; untrusted polls in between or a gap longer than
+    max_gap_s make it invalid; cum = running sum of valid seconds over the polls of the range.
     """
     days = con.execute("SELECT metric_date, t0, t1 FROM nd_days ORDER BY metric_date").fetchall()
     d_t1 = np.array([r[2] for r in days], dtype="datetime64[us]").astype(np.int64)
     t0_us, t1_us = np.datetime64(days[0][1], "us").astype(np.int64), d_t1[-1]
-    with warnings.catch_warnings():  # "extra copy" notice: ~225k narrow rows, cheaper than a re-plan
-        warnings.simplefilter("ignore", UserWarning)
-        polls = run(con, "nightly_polls", t0=days[0][1], t1=days[-1][2], max_gap_s=max_gap_s).to_arrow_table()
+    polls = _arrow(con, "nightly_polls", t0=days[0][1], t1=days[-1][2])
     bid = polls.column("bucket_id").combine_chunks().dictionary_encode()
     codes = np.asarray(bid.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
     party = polls.column("party_size").to_numpy().astype(np.int64)
@@ -102,19 +110,25 @@ def _build_gaps(con: duckdb.DuckDBPyConnection, prime_slots: list[str], max_gap_
     key = codes * 1000 + party
     order = np.lexsort((t, key))
     key, t, tr, codes, party = key[order], t[order], tr[order], codes[order], party[order]
-    # untrusted polls after each trusted one, before the next trusted one of the same key
+    # A gap ends at the next trusted poll of the same key, or at the end of the poll's local day
+    # when that poll is later or not there yet: a day's gaps then depend only on polls inside it,
+    # so the nightly run at midnight (before the next poll) and a later recompute agree.
     ti = np.flatnonzero(tr)
     k_tr, t_tr = key[ti], t[ti]
+    day_end = d_t1[np.minimum(np.searchsorted(d_t1, t_tr, side="right"), len(d_t1) - 1)]
+    nxt = np.append(t_tr[1:], np.iinfo(np.int64).max)
+    same_next = np.append(k_tr[1:] == k_tr[:-1], False) & (nxt < day_end)
+    next_t = np.where(same_next, nxt, day_end)
+    # untrusted polls of the same key inside (t, gap end) make the gap invalid
     grp = np.cumsum(tr) - 1                       # index into ti of the trusted poll at or before
     ui = np.flatnonzero(~tr)
     g_u = grp[ui]
-    own = (g_u >= 0) & (k_tr[np.maximum(g_u, 0)] == key[ui]) if len(ti) else np.zeros(len(ui), dtype=bool)
+    gi = np.maximum(g_u, 0)
+    own = (g_u >= 0) & (k_tr[gi] == key[ui]) & (t[ui] < next_t[gi]) if len(ti) else np.zeros(len(ui), dtype=bool)
     untrusted_after = np.bincount(g_u[own], minlength=len(ti))
-    same_next = np.zeros(len(ti), dtype=bool)
-    same_next[:-1] = k_tr[1:] == k_tr[:-1]
-    next_t = np.where(same_next, np.append(t_tr[1:], 0), 0)
     gap_s = (next_t - t_tr) / 1e6
-    valid = same_next & (untrusted_after == 0) & (gap_s <= max_gap_s)
+    valid = (untrusted_after == 0) & (gap_s <= max_gap_s)
+    same_next = np.ones(len(ti), dtype=bool)      # every gap has an end now (next poll or day end)
     inr = (t_tr >= t0_us) & (t_tr < t1_us)
     ti, k_tr, t_tr, next_t, gap_s, valid, same_next = (x[inr] for x in (ti, k_tr, t_tr, next_t, gap_s, valid, same_next))
     valid_s = np.where(valid, gap_s, 0.0)
@@ -180,9 +194,7 @@ def _rolling_km(con: duckdb.DuckDBPyConnection, a0: date, a1: date) -> None:
     matrices, and analytics.survival.km_binned runs on all groups of a window at once. Groups with
     no row in a window (nothing closed or censored) get no rl_km row, as in a GROUP BY.
     """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        h = run(con, "rolling_hist", a0=a0, a1=a1).to_arrow_table()
+    h = _arrow(con, "rolling_hist", a0=a0, a1=a1)
     bins = con.execute("SELECT bin, lo_s, hi_s FROM duration_bins ORDER BY bin").fetchall()
     lo_all = np.array([b[1] for b in bins])
     hi_all = np.array([b[2] for b in bins])

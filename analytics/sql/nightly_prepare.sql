@@ -6,8 +6,9 @@
 --   nd_days : metric_date, weekday, [t0, t1) = the local day as naive UTC instants
 --   nd_gaps : (built by analytics.nightly._build_gaps from nightly_polls.sql, after this script)
 --             one row per TRUSTED poll of a (bucket, party size) started in the range: the gap to
---             the next trusted poll, valid = next exists, no untrusted poll of the same
---             (bucket, party size) inside, and gap <= <max_gap_s>; cum = running sum of valid gap
+--             the next trusted poll or to the end of the poll's local day, whichever comes first
+--             (next_t = that end), valid = no untrusted poll of the same (bucket, party size)
+--             inside, and gap <= <max_gap_s>; cum = running sum of valid gap
 --             seconds per (bucket, party size), used to measure open time by differences
 --   nd_iv   : intervals touching the range (ended ones + still-open ones, still_open = TRUE)
 

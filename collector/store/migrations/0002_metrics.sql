@@ -26,8 +26,11 @@ FROM range(0, 142) r(i);
 -- Per market day: data quality. A row here also marks the day as aggregated (written in the same
 -- transaction as venue_daily), which is what the prune step checks before deleting raw events.
 -- Polls are counted by their started_at local day. A "gap" is the time from one trusted poll of a
--- (bucket, party size) to the next trusted one; it is observed time unless an untrusted poll of the
--- same (bucket, party size) lies inside it or it is longer than max_gap_s (then: excluded).
+-- (bucket, party size) to the next trusted one, or to the end of the poll's local day if that comes
+-- first (so a day's figures use only polls inside it: final at midnight, recompute = nightly run;
+-- the stretch from midnight to a day's first poll is not observed time); it is observed time unless
+-- an untrusted poll of the same (bucket, party size) lies inside it or it is longer than max_gap_s
+-- (then: excluded).
 -- partial = untrusted share >= 5%, or any excluded gap, or no trusted poll at all: an outage day,
 -- never to be read as a quiet day.
 CREATE TABLE day_quality (
