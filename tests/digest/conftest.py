@@ -10,9 +10,11 @@ from types import SimpleNamespace
 
 import duckdb
 import pytest
+from demo import add_alerts
 
 from analytics import nightly
 from analytics.db import connect
+from analytics.digest.queries import local_midnight_utc
 from bench.synth import make_synthetic_db
 from collector.store.migrate import migrate
 
@@ -36,6 +38,8 @@ def digest_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     con = connect(p)
     try:
         nightly.recompute(con, tz=TZ, min_sample=10, today=date(2026, 11, 23))
+        # alerts for the digest week's drops (market-local week -> UTC bounds)
+        add_alerts(con, local_midnight_utc(date(2026, 11, 16), TZ), local_midnight_utc(date(2026, 11, 23), TZ))
     finally:
         con.close()
     return p

@@ -209,3 +209,21 @@ def test_headline_is_dropped_when_its_change_is_within_the_noise(sql: duckdb.Duc
     band, rule = headlines._noise(1.0, [10.0, -10.0, 12.0])
     assert band is not None and band > 2.0 and "spread" in rule
     assert headlines._noise(1.0, [10.0, -10.0]) == (2.0, "2 standard errors")
+
+
+def test_funnel_equals_alert_events(md: str, sql: duckdb.DuckDBPyConnection) -> None:
+    rows = md_tables(md)["Alert funnel"]
+    t0, t1 = (sql.execute("SELECT timezone('UTC', timezone(?, ?::TIMESTAMP))", [TZ, d]).fetchall()[0][0]
+              for d in (D0, D1 + timedelta(days=1)))
+    sent = sql.execute("SELECT count(DISTINCT alert_id) FROM alert_events WHERE event_type = 'alert_sent' "
+                       "AND corrected_at >= ? AND corrected_at < ?", [t0, t1]).fetchall()[0][0]
+    booked = sql.execute("""SELECT count(DISTINCT b.alert_id) FROM alert_events s JOIN alert_events b USING (alert_id)
+        WHERE s.event_type = 'alert_sent' AND s.corrected_at >= ? AND s.corrected_at < ?
+          AND b.event_type = 'booking_confirmed' AND b.corrected_at <= s.corrected_at + INTERVAL 86400 SECOND""",
+                         [t0, t1]).fetchall()[0][0]
+    assert sent > 100 and [r["Step"] for r in rows] == ["alert_sent", "alert_opened", "tap_to_reserve",
+                                                         "booking_confirmed"]
+    assert num(rows[0]["Alerts"]) == sent and num(rows[-1]["Alerts"]) == booked
+    assert close(rows[-1]["From alert sent"], 100 * booked / sent, 1)
+    for a, b in zip(rows, rows[1:], strict=False):
+        assert close(b["From previous step"], 100 * num(b["Alerts"]) / num(a["Alerts"]), 1)
