@@ -209,8 +209,6 @@ def _rolling_km(con: duckdb.DuckDBPyConnection, a0: date, a1: date) -> None:
     ukey, g = np.unique(key, return_inverse=True)
     g = g.astype(np.int64).ravel()
     b = h.column("bin").to_numpy().astype(np.int64)
-    nb = int(b.max()) + 1 if len(b) else 1
-    lo, hi = lo_all[:nb], hi_all[:nb]
     di = (h.column("metric_date").to_numpy().astype("datetime64[D]") - np.datetime64(first, "D")).astype(np.int64)
     dv = h.column("d").to_numpy().astype(np.float64)
     cv = h.column("c").to_numpy().astype(np.float64)
@@ -218,29 +216,43 @@ def _rolling_km(con: duckdb.DuckDBPyConnection, a0: date, a1: date) -> None:
     order = np.argsort(di, kind="stable")
     di, g, b, dv, cv = di[order], g[order], b[order], dv[order], cv[order]
     bounds = np.searchsorted(di, np.arange(n_days + 1))
-    flat = g * nb + b
 
-    def day(i: int) -> tuple[np.ndarray, np.ndarray]:
+    # compact the bins to those used (KM is unchanged by empty bins: nothing changes there)
+    used_bins = np.unique(b)
+    lo, hi = lo_all[used_bins], hi_all[used_bins]
+    nb = len(used_bins) if len(used_bins) else 1
+    flat = g * nb + np.searchsorted(used_bins, b)
+
+    def day(i: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Dense (groups x bins) closed / censored counts of day i; None when it has no row."""
         sl = slice(bounds[i], bounds[i + 1])
+        if bounds[i] == bounds[i + 1]:
+            return None
         return (np.bincount(flat[sl], weights=dv[sl], minlength=n_g * nb).reshape(n_g, nb),
                 np.bincount(flat[sl], weights=cv[sl], minlength=n_g * nb).reshape(n_g, nb))
 
-    dailies = [day(i) for i in range(n_days)]
     out: dict[str, list[np.ndarray]] = {k: [] for k in ("as_of", "window_days", "g", "n", "n_events", "km_median_s",
                                                         "km_median_lo_s", "km_median_hi_s", "median_close_s")}
-    for w in WINDOWS:
-        run_d = np.zeros((n_g, nb))
-        run_c = np.zeros((n_g, nb))
-        for i in range(n_days):        # day i enters; day i - w leaves
-            run_d += dailies[i][0]
-            run_c += dailies[i][1]
-            if i >= w:
-                run_d -= dailies[i - w][0]
-                run_c -= dailies[i - w][1]
-            if i < 13:                 # before a0: only warming the window up
+    run = {w: (np.zeros((n_g, nb)), np.zeros((n_g, nb))) for w in WINDOWS}
+    for i in range(n_days):            # day i enters every window; day i - w leaves window w
+        new = day(i)
+        for w in WINDOWS:
+            rd, rc = run[w]
+            if new is not None:
+                rd += new[0]
+                rc += new[1]
+            old = day(i - w) if i >= w else None
+            if old is not None:
+                rd -= old[0]
+                rc -= old[1]
+            if i < 13:                 # before a0: only warming the windows up
                 continue
-            present = np.flatnonzero((run_d + run_c).sum(axis=1) > 0)
-            r = km_binned(run_d[present], run_c[present], lo, hi)
+            tot = rd.sum(axis=1) + rc.sum(axis=1)
+            present = np.flatnonzero(tot > 0)
+            if len(present) == n_g:
+                r = km_binned(rd, rc, lo, hi)
+            else:
+                r = km_binned(rd[present], rc[present], lo, hi)
             out["as_of"].append(np.full(len(present), np.datetime64(first + timedelta(days=i), "D")))
             out["window_days"].append(np.full(len(present), w, dtype=np.int16))
             out["g"].append(present)

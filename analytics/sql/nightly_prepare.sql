@@ -1,7 +1,7 @@
 -- nightly_prepare: per-run TEMP working tables shared by the nightly_* inserts (one transaction).
 -- Inputs are bounded to the days [<d0>, <d1>) (market-local, <tz>): poll_ledger rows started in the
--- range (+ <max_gap_s> to see the next poll), slot_intervals with closed_lo >= start - 7 days and
--- opened_hi < end, and open_slots (the current open intervals). Nothing here reads
+-- range, slot_intervals with opened_hi < end that end (closed_hi, or closed_lo) at or after start
+-- (closed_lo >= start - 7 days bounds the scan), and open_slots (the current open intervals). Nothing here reads
 -- availability_events: every metric is rebuilt from slot_intervals + open_slots + poll_ledger.
 --   nd_days : metric_date, weekday, [t0, t1) = the local day as naive UTC instants
 --   nd_gaps : (built by analytics.nightly._build_gaps from nightly_polls.sql, after this script)
@@ -25,6 +25,9 @@ SELECT s.provider, s.venue_id, s.bucket_id, s.party_size, s.time_bucket, s.sourc
        s.opened_hi, s.opened_local, s.closed_lo, s.closed_hi, s.end_reason, s.duration_s, FALSE AS still_open
 FROM slot_intervals s, b
 WHERE s.closed_lo >= b.t0 - INTERVAL 7 DAY AND s.opened_hi < b.t1
+  -- every fact of the range (drop, close, censored end, open piece, snapshot) needs an interval
+  -- that ends in or after it: without this a one-day run read the last 8 days of intervals
+  AND (s.closed_hi >= b.t0 OR s.closed_lo >= b.t0)
 UNION ALL
 SELECT o.provider, o.venue_id, o.bucket_id, o.party_size,
        coalesce(k.time_bucket, CASE WHEN list_contains($prime_slots, substr(o.bucket_id, 12, 5)) THEN 'prime' ELSE 'off_peak' END),
