@@ -174,6 +174,15 @@ def assemble(w: WeekData) -> Digest:
     s = Section("funnel", "Alert funnel", tables=ft)
     if ft:
         s.charts = [c for c in [ch.funnel_chart(w, ft[0])] if c]
+        late = w.funnel["too_late"] if w.funnel else None
+        if late is not None and len(late):
+            x = late.iloc[0]
+            acted = int(x["n_acted"])
+            s.paragraphs.append(
+                f"Too late: {int(x['n_acted_too_late']):,} of the {acted:,} alerts acted on "
+                f"({fmt.pct(x['n_acted_too_late'] / acted if acted else None)}) were opened or tapped after their "
+                f"slot had certainly closed, and {int(x['n_acted_possibly_late']):,} more possibly (between the last "
+                f"poll that saw it open and the first that did not). n = {acted:,} alerts acted on.")
     elif w.funnel is None:
         s.notes.append("No funnel this week: this database has no alert_events table (the collector's tracking "
                        "endpoint creates it when clients report alerts).")

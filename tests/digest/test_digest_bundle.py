@@ -173,3 +173,14 @@ def test_bundle_zip_is_deterministic(digest_db: Path) -> None:
         con.close()
     z1, z2 = b1.zip_bytes(), b1.zip_bytes()
     assert z1 == z2 and z1[:2] == b"PK"
+
+
+def test_committed_sample_bundle_is_complete_and_checksummed() -> None:
+    root = Path(__file__).resolve().parents[2] / "docs" / "sample-digest"
+    m = json.loads((root / "manifest.json").read_text())
+    assert m["week"] == "2026-W47"
+    assert {f["path"] for f in m["files"]} == _files(root) - {"manifest.json"}
+    for f in m["files"]:
+        assert hashlib.sha256((root / f["path"]).read_bytes()).hexdigest() == f["sha256"], f["path"]
+    assert sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) < 3_000_000
+    assert _pdf_structure((root / "digest.pdf").read_bytes()) >= 2
