@@ -38,7 +38,7 @@ def _crossing(curve: np.ndarray, lo: np.ndarray, hi: np.ndarray, clamp0: bool) -
     clamped = np.clip(frac, 0.0, 1.0)
     lo_k, hi_k = lo[k], hi[k]
     with np.errstate(divide="ignore", invalid="ignore"):
-        val = np.where(k == 0, clamped if clamp0 else frac, lo_k * np.power(hi_k / np.where(lo_k > 0, lo_k, 1.0), clamped))
+        val = np.where(lo_k <= 0, clamped if clamp0 else frac, lo_k * np.power(hi_k / np.where(lo_k > 0, lo_k, 1.0), clamped))
     out[rows] = val
     return out
 
@@ -46,7 +46,8 @@ def _crossing(curve: np.ndarray, lo: np.ndarray, hi: np.ndarray, clamp0: bool) -
 def km_binned(d: np.ndarray, c: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> dict[str, np.ndarray]:
     """Kaplan-Meier medians for each row of the (groups x bins) closed / censored count matrices.
 
-    ``lo`` / ``hi`` are the bins' edges in seconds (bin 0 starts at 0). Returns per row: n (closed +
+    ``lo`` / ``hi`` are the bins' edges in seconds (columns may skip empty bins; the bin that starts
+    at 0 s is interpolated linearly, the others log-linearly). Returns per row: n (closed +
     censored), n_events (closed), km_median_s, km_median_lo_s, km_median_hi_s, median_close_s
     (NaN where not reached / no closed interval).
     """
@@ -74,7 +75,7 @@ def km_binned(d: np.ndarray, c: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> d
     k = mask.argmax(axis=1)[rows]
     frac = (d_total[rows] / 2.0 - (d_incl[rows, k] - d[rows, k])) / d[rows, k]
     lo_k, hi_k = lo[k], hi[k]
-    med[rows] = np.where(k == 0, frac, lo_k * np.power(hi_k / np.where(lo_k > 0, lo_k, 1.0), frac))
+    med[rows] = np.where(lo_k <= 0, frac, lo_k * np.power(hi_k / np.where(lo_k > 0, lo_k, 1.0), frac))
     return {"n": n_total, "n_events": d_total,
             "km_median_s": _crossing(surv, lo, hi, clamp0=True),
             "km_median_lo_s": _crossing(s_lo, lo, hi, clamp0=False),
