@@ -60,7 +60,7 @@ def aggregate_range(con: duckdb.DuckDBPyConnection, start: date, end: date, *, t
     run_script(con, "nightly_prepare", **params)
     _build_gaps(con, list(prime_slots), float(max_gap_s))
     before = {t: _count_range(con, t, start, end) for t in DAILY_TABLES}
-    run_script(con, "nightly_daily", **{k: v for k, v in params.items() if k in ("d0", "d1", "prime_slots")},
+    run_script(con, "nightly_daily", **{k: v for k, v in params.items() if k in ("d0", "d1", "prime_slots", "max_gap_s")},
                min_sample=int(min_sample))
     out = {t: _count_range(con, t, start, end) for t in DAILY_TABLES}
     out["replaced"] = sum(before.values())

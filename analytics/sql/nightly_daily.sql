@@ -3,8 +3,9 @@
 -- table comments of collector/store/migrations/0002_metrics.sql; the essentials:
 --   day of a drop = local day of opened_hi; of a CLOSED = of closed_hi; of a censored end
 --   (expired / censored / an open slot whose bucket date has passed) = of closed_lo (last seen).
---   time-to-close sample = intervals with a known opening (source 'drop' or 'reopen'); baseline
---   intervals are left-censored (opening unknown) and only count in `closed`.
+--   time-to-close sample = intervals with a known opening (source 'drop' or 'reopen', opening
+--   bracketed by polls <= max_gap_s apart); baseline intervals are left-censored (opening unknown)
+--   and only count in `closed`; a close seen across a longer gap is censored (see nd_facts).
 --   open time: a venue counts as open from each trusted poll at which it had >= 1 open slot in
 --   the (bucket, party size) until the next trusted poll, over valid gaps only (nd_gaps).
 
@@ -84,20 +85,33 @@ SELECT provider, venue_id, metric_date, time_bucket, party_size,
 FROM lo GROUP BY provider, venue_id, metric_date, time_bucket, party_size;
 
 -- Interval facts per day: drops by opened_hi, closes by closed_hi, censored ends by closed_lo.
+-- Timed = the opening AND the close are each bracketed by trusted polls at most <max_gap_s> apart
+-- (source 'drop' | 'reopen' and opened_hi - opened_lo <= max_gap_s, closed_hi - closed_lo <=
+-- max_gap_s). A close seen only after a longer unobserved stretch (outage, polling hours) has an
+-- unknown close time: it counts in `closed` and enters the survival sample as censored at
+-- closed_lo - opened_hi (it lasted at least that long), never as a point duration; an opening seen
+-- only after such a stretch is unknown (like a baseline slot): no duration sample at all.
 CREATE OR REPLACE TEMP TABLE nd_facts AS
-WITH ev AS (
+WITH iv AS (
+    SELECT *,
+           source IN ('drop', 'reopen') AND opened_lo IS NOT NULL
+             AND epoch(opened_hi) - epoch(opened_lo) <= $max_gap_s AS open_known,
+           closed_hi IS NOT NULL AND epoch(closed_hi) - epoch(closed_lo) <= $max_gap_s AS close_known
+    FROM nd_iv
+),
+ev AS (
     SELECT provider, venue_id, time_bucket, party_size, 'drop' AS kind, opened_hi AS at, is_release,
            NULL::DOUBLE AS dur, opened_local
-    FROM nd_iv WHERE source = 'drop'
+    FROM iv WHERE source = 'drop'
     UNION ALL
     SELECT provider, venue_id, time_bucket, party_size,
-           CASE WHEN source IN ('drop', 'reopen') THEN 'closed_timed' ELSE 'closed_base' END,
+           CASE WHEN open_known AND close_known THEN 'closed_timed' ELSE 'closed_base' END,
            closed_hi, is_release, duration_s, NULL
-    FROM nd_iv WHERE end_reason = 'closed' AND closed_hi IS NOT NULL
+    FROM iv WHERE end_reason = 'closed' AND closed_hi IS NOT NULL
     UNION ALL
     SELECT provider, venue_id, time_bucket, party_size, 'censored', closed_lo, is_release,
            epoch(closed_lo) - epoch(opened_hi), NULL
-    FROM nd_iv WHERE source IN ('drop', 'reopen') AND end_reason IS NOT NULL AND end_reason <> 'closed'
+    FROM iv WHERE open_known AND end_reason IS NOT NULL AND (end_reason <> 'closed' OR NOT close_known)
 ),
 b AS (SELECT min(t0) AS t0, max(t1) AS t1 FROM nd_days)
 SELECT e.*, d.metric_date, d.weekday

@@ -22,7 +22,7 @@ FROM range(CAST($d0 AS TIMESTAMP), CAST($d1 AS TIMESTAMP), INTERVAL 1 DAY) r(d);
 CREATE OR REPLACE TEMP TABLE nd_iv AS
 WITH b AS (SELECT min(t0) AS t0, max(t1) AS t1 FROM nd_days)
 SELECT s.provider, s.venue_id, s.bucket_id, s.party_size, s.time_bucket, s.source, s.is_release,
-       s.opened_hi, s.opened_local, s.closed_lo, s.closed_hi, s.end_reason, s.duration_s, FALSE AS still_open
+       s.opened_lo, s.opened_hi, s.opened_local, s.closed_lo, s.closed_hi, s.end_reason, s.duration_s, FALSE AS still_open
 FROM slot_intervals s, b
 WHERE s.closed_lo >= b.t0 - INTERVAL 7 DAY AND s.opened_hi < b.t1
   -- every fact of the range (drop, close, censored end, open piece, snapshot) needs an interval
@@ -31,7 +31,7 @@ WHERE s.closed_lo >= b.t0 - INTERVAL 7 DAY AND s.opened_hi < b.t1
 UNION ALL
 SELECT o.provider, o.venue_id, o.bucket_id, o.party_size,
        coalesce(k.time_bucket, CASE WHEN list_contains($prime_slots, substr(o.bucket_id, 12, 5)) THEN 'prime' ELSE 'off_peak' END),
-       o.source, o.is_release, o.opened_hi,
+       o.source, o.is_release, o.opened_lo, o.opened_hi,
        timezone(coalesce(v.tz, $tz), timezone('UTC', o.opened_hi)),
        o.last_seen_at, NULL, CASE WHEN CAST(left(o.bucket_id, 10) AS DATE) < $today THEN 'expired' END,
        NULL, TRUE

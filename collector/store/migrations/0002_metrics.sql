@@ -52,10 +52,12 @@ CREATE TABLE day_quality (
 --   release_drops  drops on a date that had just entered the venue's booking window (is_release)
 --   cancel_drops   drops - release_drops (cancellations and other returns)
 --   closed         CLOSED observed that day (closed_hi in day, end_reason 'closed'), any source
---   closed_timed   CLOSED of intervals with a known opening (source 'drop' | 'reopen'): the
---                  time-to-close sample; n = closed_timed
+--   closed_timed   CLOSED of intervals with a known opening (source 'drop' | 'reopen', opened_lo
+--                  and opened_hi at most max_gap_s apart) and a known close (closed_lo and
+--                  closed_hi at most max_gap_s apart): the time-to-close sample; n = closed_timed
 --   censored       intervals with a known opening that ENDED that day without a booking
---                  (expired / censored; their survival time closed_lo - opened_hi is a lower bound)
+--                  (expired / censored), or whose CLOSED was only seen after a longer unobserved
+--                  stretch (outage, polling hours): closed_lo - opened_hi is a lower bound
 --   sum_close_s, mean_close_s, median_close_s: over the closed_timed point durations
 --                  (duration_s = first poll without it - first poll with it, the seed definition)
 --   observed_s     observed time of this (time_bucket, party_size): sum of valid gaps over buckets
