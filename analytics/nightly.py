@@ -110,25 +110,30 @@ def _build_gaps(con: duckdb.DuckDBPyConnection, prime_slots: list[str], max_gap_
     key = codes * 1000 + party
     order = np.lexsort((t, key))
     key, t, tr, codes, party = key[order], t[order], tr[order], codes[order], party[order]
-    # A gap ends at the next trusted poll of the same key, or at the end of the poll's local day
-    # when that poll is later or not there yet: a day's gaps then depend only on polls inside it,
-    # so the nightly run at midnight (before the next poll) and a later recompute agree.
+    # A gap ends at the next trusted poll of the same key inside the poll's local day, so a day's
+    # gaps depend only on polls inside it (the nightly run at midnight, before the next poll, and a
+    # later recompute agree). With no such poll, the stretch to midnight is observed when it is
+    # short (<= max_gap_s), excluded when untrusted polls lie in it (an outage), and otherwise
+    # simply not watched (polling of the bucket ended: its window is over, or polling hours):
+    # next_t NULL, neither observed nor excluded.
     ti = np.flatnonzero(tr)
     k_tr, t_tr = key[ti], t[ti]
     day_end = d_t1[np.minimum(np.searchsorted(d_t1, t_tr, side="right"), len(d_t1) - 1)]
     nxt = np.append(t_tr[1:], np.iinfo(np.int64).max)
-    same_next = np.append(k_tr[1:] == k_tr[:-1], False) & (nxt < day_end)
-    next_t = np.where(same_next, nxt, day_end)
-    # untrusted polls of the same key inside (t, gap end) make the gap invalid
+    has_next = np.append(k_tr[1:] == k_tr[:-1], False) & (nxt < day_end)
+    end = np.where(has_next, nxt, day_end)
+    # untrusted polls of the same key inside (t, end) make the gap invalid
     grp = np.cumsum(tr) - 1                       # index into ti of the trusted poll at or before
     ui = np.flatnonzero(~tr)
     g_u = grp[ui]
     gi = np.maximum(g_u, 0)
-    own = (g_u >= 0) & (k_tr[gi] == key[ui]) & (t[ui] < next_t[gi]) if len(ti) else np.zeros(len(ui), dtype=bool)
+    own = (g_u >= 0) & (k_tr[gi] == key[ui]) & (t[ui] < end[gi]) if len(ti) else np.zeros(len(ui), dtype=bool)
     untrusted_after = np.bincount(g_u[own], minlength=len(ti))
-    gap_s = (next_t - t_tr) / 1e6
-    valid = (untrusted_after == 0) & (gap_s <= max_gap_s)
-    same_next = np.ones(len(ti), dtype=bool)      # every gap has an end now (next poll or day end)
+    span_s = (end - t_tr) / 1e6
+    same_next = has_next | (untrusted_after > 0) | (span_s <= max_gap_s)   # the gap has an end
+    next_t = end
+    gap_s = span_s
+    valid = same_next & (untrusted_after == 0) & (gap_s <= max_gap_s)
     inr = (t_tr >= t0_us) & (t_tr < t1_us)
     ti, k_tr, t_tr, next_t, gap_s, valid, same_next = (x[inr] for x in (ti, k_tr, t_tr, next_t, gap_s, valid, same_next))
     valid_s = np.where(valid, gap_s, 0.0)
