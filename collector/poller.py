@@ -106,11 +106,15 @@ class _Batcher:
         self._scheduled = False
 
     def submit(self, rows: PollRows) -> Future[bool]:
-        fut: Future[bool] = Future()
+        return self.submit_many([rows])[0]
+
+    def submit_many(self, many: list[PollRows]) -> list[Future[bool]]:
+        """Queue rows; everything queued before the writer picks the job up shares one commit."""
+        futs: list[Future[bool]] = [Future() for _ in many]
         with self._lock:
-            self._pending.append((rows, fut))
+            self._pending.extend(zip(many, futs, strict=True))
             if self._scheduled:
-                return fut
+                return futs
             self._scheduled = True
         holder: dict[str, Any] = {}
 
@@ -133,12 +137,12 @@ class _Batcher:
             self.store.submit(job).add_done_callback(done)
         except Exception as e:
             with self._lock:
-                batch = [x for x in self._pending]
+                batch = list(self._pending)
                 self._pending, self._scheduled = [], False
             for _r, fu in batch:
                 if not fu.done():
                     fu.set_exception(e)
-        return fut
+        return futs
 
 
 class Poller:
@@ -168,29 +172,56 @@ class Poller:
 
     def apply(self, spec: BucketSpec, res: PollResult, started: datetime, finished: datetime) -> PollSummary:
         """Diff one poll result (trusted or not) and write it; returns after its COMMIT."""
-        skey = (spec.bucket_id, spec.party_size)
-        with self._lock:
-            state = self._states.get(skey)
-        if state is None:
-            with self.store.cursor() as cur:
-                state = self._load_state(cur, spec)
-        summary, rows = self._compute(spec, res, started, finished, state)
-        try:
-            written = self._batcher.submit(rows).result()
-        except Exception:
-            with self._lock:  # state unknown: reload from the file next time
-                self._states.pop(skey, None)
-                self._first_seen.pop((self.provider.name, spec.bucket_date), None)
-            raise
-        if not written:
+        return self.apply_many([(spec, res, started, finished)])[0]
+
+    def poll_many(self, specs: list[BucketSpec], pool: Any) -> list[PollSummary]:
+        """Fetch several buckets concurrently, then diff and write them all in one commit (fast-forward
+        history: the same parse, diff and store path as live polls, one transaction per round)."""
+        def fetch(spec: BucketSpec) -> tuple[BucketSpec, PollResult, datetime, datetime]:
+            started = self.clock.now()
+            try:
+                res = self.provider.search(spec.bucket_date, spec.time_slot, spec.party_size)
+            except Exception as e:
+                log.exception("provider raised on %s/%s", spec.bucket_id, spec.party_size)
+                res = PollResult(Outcome.NETWORK_ERROR, {}, {}, detail=f"provider raised {type(e).__name__}: {e}")
+            return spec, res, started, self.clock.now()
+        return self.apply_many(list(pool.map(fetch, specs)))
+
+    def apply_many(self, polls: list[tuple[BucketSpec, PollResult, datetime, datetime]]) -> list[PollSummary]:
+        computed = []
+        for spec, res, started, finished in polls:
+            skey = (spec.bucket_id, spec.party_size)
             with self._lock:
-                self._states.pop(skey, None)
-            return PollSummary(rows.poll_id, spec.bucket_id, spec.party_size, False, "duplicate", duplicate=True)
-        with self._lock:
-            self._states[skey] = rows.state
-            for v in rows.venues:
-                self._venues[v.venue_id] = (v, started)
-        return summary
+                state = self._states.get(skey)
+            if state is None:
+                with self.store.cursor() as cur:
+                    state = self._load_state(cur, spec)
+            computed.append(self._compute(spec, res, started, finished, state))
+        futs = self._batcher.submit_many([rows for _s, rows in computed])
+        out: list[PollSummary] = []
+        error: BaseException | None = None
+        for (summary, rows), fut in zip(computed, futs, strict=True):
+            skey = (rows.spec.bucket_id, rows.spec.party_size)
+            try:
+                written = fut.result()
+            except Exception as e:
+                error = e
+                with self._lock:  # state unknown: reload from the file next time
+                    self._states.pop(skey, None)
+                    self._first_seen.pop((self.provider.name, rows.spec.bucket_date), None)
+                continue
+            with self._lock:
+                if not written:
+                    self._states.pop(skey, None)
+                else:
+                    self._states[skey] = rows.state
+                    for v in rows.venues:
+                        self._venues[v.venue_id] = (v, rows.ledger["started_at"])
+            out.append(summary if written else PollSummary(rows.poll_id, rows.spec.bucket_id, rows.spec.party_size,
+                                                           False, "duplicate", duplicate=True))
+        if error is not None:
+            raise error
+        return out
 
     def forget(self, bucket_ids: set[str]) -> None:
         """Drop cached state of retired buckets (after the nightly roll)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import date, datetime, timedelta
 
@@ -79,15 +80,15 @@ class Scheduler:
             started += 1
         return started
 
-    def poll_round(self) -> list[PollSummary]:
-        """Poll every watched bucket once (fast-forward history); waits for all of them."""
+    def poll_round(self, keep: Callable[[BucketSpec], bool] | None = None) -> list[PollSummary]:
+        """Poll every watched bucket once (or those `keep` selects), one commit for the round
+        (fast-forward history and tests); waits for all of them."""
         if self._day != local_today(self.clock.now(), self.settings.timezone):
             self.refresh()
         now = self.clock.now()
-        specs = [s for s in self._specs if not bucket_window_over(s, now, self.settings.timezone)]
-        futs = [self.pool.submit(self.poller.poll, s) for s in specs]
-        wait(futs)
-        return [f.result() for f in futs]
+        specs = [s for s in self._specs if not bucket_window_over(s, now, self.settings.timezone)
+                 and (keep is None or keep(s))]
+        return self.poller.poll_many(specs, self.pool)
 
     def _reap(self) -> None:
         with self._lock:

@@ -169,10 +169,10 @@ class Service:
         from collector.nightly import run_nightly
 
         t0 = time.perf_counter()
+        from collector.launcher import mark_nightly
+
         result = run_nightly(self.store, day, self.settings, self.clock.now())
-        self.store.write(lambda c: c.execute(
-            "INSERT OR REPLACE INTO service_state VALUES ('nightly_last_day', $d, $t)",
-            {"d": day.isoformat(), "t": utcnow()}))
+        mark_nightly(self.store, day)
         self.last_nightly = {"day": day.isoformat(), "seconds": round(time.perf_counter() - t0, 3)}
         self.scheduler.refresh()
         self._background(self.publish)()
