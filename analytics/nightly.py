@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import duckdb
 import numpy as np
@@ -34,6 +35,7 @@ Progress = Callable[[int, int, str], None]
 
 DEFAULT_MAX_GAP_S = 3600.0    # a gap between two trusted polls longer than this is not observed time
 DEFAULT_PRIME_SLOTS = ("19:00",)
+DEFAULT_GUARD_MINUTES = 60    # Settings.expiry_guard_minutes: a bucket is watched until slot time - this
 WINDOWS = (7, 14)
 DAILY_TABLES = ("day_quality", "venue_daily", "venue_daily_hist", "market_daily", "supply_daily")
 ROLLING_TABLES = ("venue_rolling", "venue_rolling_party", "market_rolling", "supply_compression")
@@ -46,7 +48,8 @@ def _one(con: duckdb.DuckDBPyConnection, q: str, params: dict[str, Any] | None =
 
 def aggregate_range(con: duckdb.DuckDBPyConnection, start: date, end: date, *, tz: str, min_sample: int,
                     today: date | None = None, prime_slots: Sequence[str] = DEFAULT_PRIME_SLOTS,
-                    max_gap_s: float = DEFAULT_MAX_GAP_S) -> dict[str, Any]:
+                    max_gap_s: float = DEFAULT_MAX_GAP_S,
+                    guard_minutes: int = DEFAULT_GUARD_MINUTES) -> dict[str, Any]:
     """(Re)write the per-day tables for the local days start..end inclusive, in SQL, in one pass.
 
     ``today`` is the local date of the run: open slots of buckets dated before it count as expired
@@ -58,7 +61,7 @@ def aggregate_range(con: duckdb.DuckDBPyConnection, start: date, end: date, *, t
     params = {"d0": start, "d1": end + timedelta(days=1), "tz": tz, "max_gap_s": float(max_gap_s),
               "prime_slots": list(prime_slots), "today": today or end + timedelta(days=1)}
     run_script(con, "nightly_prepare", **params)
-    _build_gaps(con, list(prime_slots), float(max_gap_s))
+    _build_gaps(con, list(prime_slots), float(max_gap_s), tz, guard_minutes)
     before = {t: _count_range(con, t, start, end) for t in DAILY_TABLES}
     run_script(con, "nightly_daily", **{k: v for k, v in params.items() if k in ("d0", "d1", "prime_slots", "max_gap_s")},
                min_sample=int(min_sample))
@@ -88,7 +91,8 @@ def _arrow(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> pa.Table
     return out
 
 
-def _build_gaps(con: duckdb.DuckDBPyConnection, prime_slots: list[str], max_gap_s: float) -> None:
+def _build_gaps(con: duckdb.DuckDBPyConnection, prime_slots: list[str], max_gap_s: float, tz: str = "UTC",
+                guard_minutes: int = DEFAULT_GUARD_MINUTES) -> None:
     """temp.nd_gaps for the days in temp.nd_days (definition: nightly_prepare.sql header).
 
     One sort in numpy of the ~polls of the range instead of three partitioned window passes in SQL
@@ -107,6 +111,15 @@ def _build_gaps(con: duckdb.DuckDBPyConnection, prime_slots: list[str], max_gap_
     party = polls.column("party_size").to_numpy().astype(np.int64)
     t = polls.column("started_at").to_numpy().astype("datetime64[us]").astype(np.int64)
     tr = polls.column("trusted").to_numpy(zero_copy_only=False).astype(bool)
+    # watched until the bucket's expiry guard starts (slot time - guard_minutes, local): later polls
+    # judge nothing (slots leaving then are expiries) and their time is not observed time
+    names = bid.dictionary.to_pylist()
+    zone = ZoneInfo(tz)
+    guard = np.array([np.datetime64(datetime.fromisoformat(f"{n[:10]}T{n[11:16]}").replace(tzinfo=zone)
+                                    .astimezone(UTC).replace(tzinfo=None) - timedelta(minutes=guard_minutes), "us")
+                      .astype(np.int64) for n in names], dtype=np.int64)
+    keep = t < guard[codes]
+    codes, party, t, tr = codes[keep], party[keep], t[keep], tr[keep]
     key = codes * 1000 + party
     order = np.lexsort((t, key))
     key, t, tr, codes, party = key[order], t[order], tr[order], codes[order], party[order]
@@ -118,7 +131,8 @@ def _build_gaps(con: duckdb.DuckDBPyConnection, prime_slots: list[str], max_gap_
     # next_t NULL, neither observed nor excluded.
     ti = np.flatnonzero(tr)
     k_tr, t_tr = key[ti], t[ti]
-    day_end = d_t1[np.minimum(np.searchsorted(d_t1, t_tr, side="right"), len(d_t1) - 1)]
+    day_end = np.minimum(d_t1[np.minimum(np.searchsorted(d_t1, t_tr, side="right"), len(d_t1) - 1)],
+                         guard[codes[ti]])
     nxt = np.append(t_tr[1:], np.iinfo(np.int64).max)
     has_next = np.append(k_tr[1:] == k_tr[:-1], False) & (nxt < day_end)
     end = np.where(has_next, nxt, day_end)
@@ -144,7 +158,6 @@ def _build_gaps(con: duckdb.DuckDBPyConnection, prime_slots: list[str], max_gap_
     base = np.maximum.accumulate(np.where(start, np.arange(len(k_tr)), 0))
     cum = cs - np.where(base > 0, cs[base - 1], 0.0) if len(cs) else cs
     day_idx = np.searchsorted(d_t1, t_tr, side="right")
-    names = bid.dictionary.to_pylist()
     slot = np.array([n[11:16] in prime_slots for n in names], dtype=bool)
     c = codes[ti]
     tbl = pa.table({
@@ -164,10 +177,11 @@ def _build_gaps(con: duckdb.DuckDBPyConnection, prime_slots: list[str], max_gap_
 
 def aggregate_day(con: duckdb.DuckDBPyConnection, day: date, *, tz: str, min_sample: int,
                   today: date | None = None, prime_slots: Sequence[str] = DEFAULT_PRIME_SLOTS,
-                  max_gap_s: float = DEFAULT_MAX_GAP_S) -> dict[str, Any]:
+                  max_gap_s: float = DEFAULT_MAX_GAP_S,
+                  guard_minutes: int = DEFAULT_GUARD_MINUTES) -> dict[str, Any]:
     """(Re)write one local day of the per-day tables, then the rolling tables as of that day."""
     out = aggregate_range(con, day, day, tz=tz, min_sample=min_sample, today=today,
-                          prime_slots=prime_slots, max_gap_s=max_gap_s)
+                          prime_slots=prime_slots, max_gap_s=max_gap_s, guard_minutes=guard_minutes)
     out.update(refresh_rolling(con, day, min_sample=min_sample))
     out["partial"] = bool(_one(con, "SELECT partial FROM day_quality WHERE metric_date = $d", {"d": day}))
     return out
@@ -311,7 +325,8 @@ def data_days(con: duckdb.DuckDBPyConnection, tz: str) -> tuple[date, date] | No
 
 def recompute(con: duckdb.DuckDBPyConnection, *, tz: str, min_sample: int, today: date,
               prime_slots: Sequence[str] = DEFAULT_PRIME_SLOTS, max_gap_s: float = DEFAULT_MAX_GAP_S,
-              progress: Progress | None = None, chunk_days: int = 31) -> dict[str, Any]:
+              progress: Progress | None = None, chunk_days: int = 31,
+              guard_minutes: int = DEFAULT_GUARD_MINUTES) -> dict[str, Any]:
     """Rebuild every metric table from slot_intervals + poll_ledger (kept forever).
 
     Days from the first poll to yesterday (``today`` - 1) are rebuilt in chunks of ``chunk_days``
@@ -335,7 +350,7 @@ def recompute(con: duckdb.DuckDBPyConnection, *, tz: str, min_sample: int, today
     while d <= last:
         e = min(last, d + timedelta(days=chunk_days - 1))
         r = aggregate_range(con, d, e, tz=tz, min_sample=min_sample, today=today,
-                            prime_slots=prime_slots, max_gap_s=max_gap_s)
+                            prime_slots=prime_slots, max_gap_s=max_gap_s, guard_minutes=guard_minutes)
         out["rows"] += sum(v for k, v in r.items() if k in DAILY_TABLES)
         i += 1
         if progress:

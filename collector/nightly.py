@@ -81,9 +81,11 @@ def run_nightly(store: Store, day: date, settings: Settings, now: datetime,
         pending = [d for d in an.days_pending_prune(con, cutoff, tz) if d < today and d != day]
         res: dict[str, Any] = {"rows": 0, "extra_days": pending}
         for d in pending:
-            r = an.aggregate_day(con, d, tz=tz, min_sample=ms, today=today, prime_slots=_prime(settings))
+            r = an.aggregate_day(con, d, tz=tz, min_sample=ms, today=today, prime_slots=_prime(settings),
+                              guard_minutes=settings.expiry_guard_minutes)
             res["rows"] += sum(v for k, v in r.items() if isinstance(v, int) and k != "replaced")
-        r = an.aggregate_day(con, day, tz=tz, min_sample=ms, today=today, prime_slots=_prime(settings))
+        r = an.aggregate_day(con, day, tz=tz, min_sample=ms, today=today, prime_slots=_prime(settings),
+                              guard_minutes=settings.expiry_guard_minutes)
         res["rows"] += sum(v for k, v in r.items() if isinstance(v, int) and k != "replaced")
         res["partial"] = r["partial"]
         return res
@@ -169,7 +171,8 @@ def cli_aggregate(settings: Settings, date: date | None = None, date_from: date 
 
             def job(con: duckdb.DuckDBPyConnection, d: Date = d) -> int:
                 r = an.aggregate_day(con, d, tz=settings.timezone, min_sample=settings.min_sample,
-                                     today=today, prime_slots=_prime(settings))
+                                     today=today, prime_slots=_prime(settings),
+                              guard_minutes=settings.expiry_guard_minutes)
                 return sum(v for k, v in r.items() if isinstance(v, int) and k != "replaced")
             rows += store.write(job, timeout=None)
             bar(i + 1, n, f"aggregated {d}")
@@ -192,7 +195,8 @@ def cli_recompute(settings: Settings, now: datetime | None = None) -> int:
     t0 = time.perf_counter()
     try:
         out = store.write(lambda con: an.recompute(con, tz=settings.timezone, min_sample=settings.min_sample,
-                                                   today=today, prime_slots=_prime(settings), progress=bar),
+                                                   today=today, prime_slots=_prime(settings), progress=bar,
+                                                   guard_minutes=settings.expiry_guard_minutes),
                           timeout=None)
         store.write(lambda con: _log_run(con, "recompute", out.get("last"), now, out, t0), timeout=None)
         print(f"recomputed {out.get('days', 0)} day(s): {out.get('rows', 0)} rows in "

@@ -28,7 +28,8 @@ FROM range(0, 142) r(i);
 -- Polls are counted by their started_at local day. A "gap" is the time from one trusted poll of a
 -- (bucket, party size) to the next trusted one, or to the end of the poll's local day if that comes
 -- first (so a day's figures use only polls inside it: final at midnight, recompute = nightly run;
--- the stretch from midnight to a day's first poll is not observed time); it is observed time unless
+-- the stretch from midnight to a day's first poll is not observed time, nor is anything after the
+-- bucket's expiry guard starts: slot time - expiry_guard_minutes); it is observed time unless
 -- an untrusted poll of the same (bucket, party size) lies inside it or it is longer than max_gap_s
 -- (then: excluded).
 -- partial = untrusted share >= 5%, or any excluded gap, or no trusted poll at all: an outage day,
