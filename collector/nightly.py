@@ -172,7 +172,7 @@ def cli_aggregate(settings: Settings, date: date | None = None, date_from: date 
             def job(con: duckdb.DuckDBPyConnection, d: Date = d) -> int:
                 r = an.aggregate_day(con, d, tz=settings.timezone, min_sample=settings.min_sample,
                                      today=today, prime_slots=_prime(settings),
-                              guard_minutes=settings.expiry_guard_minutes)
+                                     guard_minutes=settings.expiry_guard_minutes)
                 return sum(v for k, v in r.items() if isinstance(v, int) and k != "replaced")
             rows += store.write(job, timeout=None)
             bar(i + 1, n, f"aggregated {d}")
