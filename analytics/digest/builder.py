@@ -119,8 +119,7 @@ def assemble(w: WeekData) -> Digest:
     head.bullets = [f"**{h.text}.** {h.detail}" for h in kept]
     if not kept:
         head.paragraphs.append("No headline passed its sample and noise tests this week.")
-    head.notes.append("Left out (sample below the minimum or change within the week-to-week noise): "
-                      + "; ".join(f"{h.text} ({h.reason})" for h in left) + "." if left else "Every candidate passed.")
+    head.notes = [f"Left out: {h.text} ({h.reason})." for h in left] or ["Every headline candidate passed its tests."]
 
     sections = [head]
     partial_days = w.days[w.days["partial"].astype(bool)]
@@ -176,12 +175,12 @@ def assemble(w: WeekData) -> Digest:
         s.charts = [c for c in [ch.funnel_chart(w, ft[0])] if c]
         late = w.funnel["too_late"] if w.funnel else None
         if late is not None and len(late):
-            x = late.iloc[0]
-            acted = int(x["n_acted"])
+            lt = late.iloc[0]
+            acted = int(lt["n_acted"])
             s.paragraphs.append(
-                f"Too late: {int(x['n_acted_too_late']):,} of the {acted:,} alerts acted on "
-                f"({fmt.pct(x['n_acted_too_late'] / acted if acted else None)}) were opened or tapped after their "
-                f"slot had certainly closed, and {int(x['n_acted_possibly_late']):,} more possibly (between the last "
+                f"Too late: {int(lt['n_acted_too_late']):,} of the {acted:,} alerts acted on "
+                f"({fmt.pct(lt['n_acted_too_late'] / acted if acted else None)}) were opened or tapped after their "
+                f"slot had certainly closed, and {int(lt['n_acted_possibly_late']):,} more possibly (between the last "
                 f"poll that saw it open and the first that did not). n = {acted:,} alerts acted on.")
     elif w.funnel is None:
         s.notes.append("No funnel this week: this database has no alert_events table (the collector's tracking "

@@ -172,7 +172,7 @@ def prime_speed(w: WeekData) -> Headline:
     """The top-ranked prime-time venue with a time-to-close sample: its mean vs the market's.
 
     Noise: the venue's mean must be faster than the market's prime-time mean by more than
-    Z standard errors of the venue's mean (sd / sqrt(n), from slot_intervals)."""
+    Z standard errors of the venue's mean (sd / sqrt(n), sd from the nightly histogram)."""
     pc = w.prime_close
     market = pc[pc["venue_id"].isna()]
     ranked = w.prime_ranking[w.prime_ranking["scarcity_score"].notna()] if len(w.prime_ranking) else w.prime_ranking

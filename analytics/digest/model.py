@@ -7,6 +7,7 @@ exported to CSV.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -24,6 +25,15 @@ class Table:
     definition: str
     n_label: str                # "n = ..." line: the sample behind the table
     source: str                 # the analytics query (SQL file) the numbers come from
+
+
+_NUMERIC = re.compile(r"^(—|[-+]?[\d,]+(\.\d+)?%?|(\d+ h )?(\d+ min)?( ?\d+ s)?)$")
+
+
+def numeric_columns(t: Table) -> list[bool]:
+    """Per column: True when every cell is a number, percentage, duration or dash (right-aligned)."""
+    return [bool(t.rows) and all(_NUMERIC.match(r[i].strip()) is not None and r[i].strip() != "" for r in t.rows)
+            for i in range(len(t.columns))]
 
 
 @dataclass

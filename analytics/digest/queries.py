@@ -82,7 +82,7 @@ def gather(con: duckdb.DuckDBPyConnection, week: IsoWeek, *, tz: str, min_sample
     ranking = _sorted(views.ranking(con, Filters(d0, d1), min_sample), ["venue_id"])
     prev_ranking = _sorted(views.ranking(con, Filters(p0, p1), min_sample), ["venue_id"])
     prime_ranking = _sorted(views.ranking(con, Filters(d0, d1, time_bucket="prime"), min_sample), ["venue_id"])
-    prime_close = run(con, "digest_close_times", tz=tz, d0=d0, d1=d1, time_bucket="prime").df()
+    prime_close = run(con, "digest_close_times", d0=d0, d1=d1, time_bucket="prime").df()
     supply: dict[int, pd.DataFrame] = {}
     for k in range(HISTORY_WEEKS + 1):
         a0, a1 = d0 - timedelta(days=7 * k), d1 - timedelta(days=7 * k)

@@ -10,7 +10,7 @@ import html
 import re
 
 from analytics import theme
-from analytics.digest.model import Digest, Table
+from analytics.digest.model import Digest, Table, numeric_columns
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 
@@ -20,8 +20,8 @@ body {{ font-family: {theme.FONT}; color: {theme.INK}; max-width: 860px; margin:
 h1 {{ margin-bottom: .2rem; }} h2 {{ margin-top: 2rem; border-bottom: 1px solid {theme.GRID}; }}
 .sub {{ color: {theme.MUTED}; font-weight: 600; }} .meta, .note, .def {{ color: {theme.MUTED}; font-size: .9rem; }}
 table {{ border-collapse: collapse; width: 100%; font-size: .88rem; margin: .4rem 0; }}
-th, td {{ border-bottom: 1px solid {theme.GRID}; padding: 4px 6px; text-align: right; }}
-th:first-child, td:first-child {{ text-align: left; }} th {{ color: {theme.INK}; }}
+th, td {{ border-bottom: 1px solid {theme.GRID}; padding: 4px 6px; text-align: left; }}
+.num {{ text-align: right; }} th {{ color: {theme.INK}; }}
 img {{ max-width: 100%; height: auto; margin: .6rem 0; }} footer {{ color: {theme.MUTED}; font-size: .8rem; }}
 """.strip()
 
@@ -34,9 +34,12 @@ def inline(text: str) -> str:
 def table_html(t: Table) -> list[str]:
     out = [f"<h3>{html.escape(t.title)}</h3>"]
     if t.rows:
-        out.append("<table><thead><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in t.columns) + "</tr></thead>")
+        cls = [" class=\"num\"" if n else "" for n in numeric_columns(t)]
+        out.append("<table><thead><tr>" + "".join(f"<th{k}>{html.escape(c)}</th>" for k, c in zip(cls, t.columns, strict=True))
+                   + "</tr></thead>")
         out.append("<tbody>")
-        out += ["<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in t.rows]
+        out += ["<tr>" + "".join(f"<td{k}>{html.escape(c)}</td>" for k, c in zip(cls, r, strict=True)) + "</tr>"
+                for r in t.rows]
         out.append("</tbody></table>")
     else:
         out.append("<p class=\"note\">No rows this week.</p>")

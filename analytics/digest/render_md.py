@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from analytics.digest.model import Digest, Table
+from analytics.digest.model import Digest, Table, numeric_columns
 
 
 def cell(text: str) -> str:
@@ -15,7 +15,7 @@ def table_md(t: Table) -> list[str]:
     out = [f"### {t.title}", ""]
     if t.rows:
         out.append("| " + " | ".join(cell(c) for c in t.columns) + " |")
-        out.append("|" + "|".join("---" if i == 0 else "---:" for i in range(len(t.columns))) + "|")
+        out.append("|" + "|".join("---:" if num else "---" for num in numeric_columns(t)) + "|")
         out += ["| " + " | ".join(cell(c) for c in r) + " |" for r in t.rows]
     else:
         out.append("_No rows this week._")

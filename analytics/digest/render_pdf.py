@@ -11,7 +11,7 @@ import io
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
-from analytics.digest.model import Digest, Table
+from analytics.digest.model import Digest, Table, numeric_columns
 
 _ASCII = {"—": "-", "–": "-", "≥": ">=", "≤": "<=", "→": "->", "’": "'", "‘": "'", "“": '"', "”": '"', "…": "...",
           "−": "-", "\u00a0": " "}
@@ -49,7 +49,7 @@ def _table(pdf: FPDF, t: Table) -> None:
         pdf.set_font("Helvetica", size=7.5)
         widths = [max(len(c), *(len(r[i]) for r in t.rows)) for i, c in enumerate(t.columns)]
         widths = [min(max(w, 4), 60) for w in widths]
-        align = ["LEFT"] + ["RIGHT"] * (len(t.columns) - 1)
+        align = ["RIGHT" if n else "LEFT" for n in numeric_columns(t)]
         with pdf.table(col_widths=widths, text_align=align, line_height=4, width=PAGE_W,
                        headings_style=FontFace(emphasis="BOLD", fill_color=(243, 244, 246)),
                        borders_layout="HORIZONTAL_LINES", padding=0.8) as table:

@@ -1,18 +1,26 @@
--- digest_close_times: time-to-close of CLOSED intervals with a known opening (source 'drop' or
--- 'reopen', end_reason 'closed') whose close was observed (closed_hi, converted to market-local
--- time zone $tz) on a day in [$d0, $d1], in time bucket $time_bucket. Same sample as venue_daily's
--- closed_timed / sum_close_s, read from slot_intervals to also get the spread.
--- Grain: one row per venue (venue_id NOT NULL) plus one market-wide row (venue_id NULL):
--- n, mean_s (mean point duration closed_hi - opened_hi), sd_s (sample std-dev; NULL when n < 2).
-WITH iv AS (
-    SELECT venue_id, duration_s
-    FROM slot_intervals
-    WHERE end_reason = 'closed' AND source IN ('drop', 'reopen') AND duration_s IS NOT NULL
-      AND time_bucket = $time_bucket
-      AND closed_hi >= timezone('UTC', timezone($tz, $d0::TIMESTAMP))
-      AND closed_hi < timezone('UTC', timezone($tz, ($d1 + INTERVAL 1 DAY)::TIMESTAMP))
+-- digest_close_times: time-to-close of the timed CLOSED intervals (venue_daily_hist.n_closed, the
+-- same sample as venue_daily.closed_timed) observed on market days [$d0, $d1] in time bucket
+-- $time_bucket, from the nightly's mergeable histogram.
+-- Grain: one row per venue (venue_id NOT NULL) plus one market-wide row (venue_id NULL).
+--   n       closed intervals with a point duration
+--   mean_s  exact mean point duration (sum of durations / n)
+--   sd_s    standard deviation estimated from the bins: between-bin spread of the bin means plus a
+--           uniform within-bin spread (bin width^2 / 12), over n - 1; NULL when n < 2. Bins are 20 per
+--           decade, so this is close to the exact value and never 0 just because the poll cadence
+--           made many durations equal.
+WITH b AS (
+    SELECT venue_id, bin, sum(n_closed)::DOUBLE AS n, sum(sum_s) AS s
+    FROM venue_daily_hist
+    WHERE time_bucket = $time_bucket AND metric_date BETWEEN $d0 AND $d1 AND n_closed > 0
+    GROUP BY GROUPING SETS ((venue_id, bin), (bin))
+), j AS (
+    SELECT b.venue_id, b.n, b.s, d.lo_s, d.hi_s FROM b JOIN duration_bins d ON d.bin = b.bin
+), tot AS (
+    SELECT venue_id, sum(n) AS n, sum(s) / sum(n) AS mean_s FROM j GROUP BY venue_id
 )
-SELECT venue_id, count(*)::BIGINT AS n, avg(duration_s) AS mean_s, stddev_samp(duration_s) AS sd_s
-FROM iv
-GROUP BY GROUPING SETS ((venue_id), ())
-ORDER BY venue_id NULLS FIRST;
+SELECT t.venue_id, t.n::BIGINT AS n, t.mean_s,
+       CASE WHEN t.n >= 2 THEN sqrt(sum(j.n * (pow(j.s / j.n - t.mean_s, 2) + pow(j.hi_s - j.lo_s, 2) / 12))
+                                    / (t.n - 1)) END AS sd_s
+FROM tot t JOIN j ON j.venue_id IS NOT DISTINCT FROM t.venue_id
+GROUP BY t.venue_id, t.n, t.mean_s
+ORDER BY t.venue_id NULLS FIRST;

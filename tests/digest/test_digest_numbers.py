@@ -163,7 +163,7 @@ def test_header_and_headline_numbers_equal_sql(md: str, sql: duckdb.DuckDBPyConn
     assert m, "supply headline missing"
     assert (m.group(1) == "tightened") == (pct < 0) and int(m.group(2)) == round(abs(pct))
     assert (num(m.group(3)), num(m.group(4)), int(m.group(6))) == (o, ref, k) and close(m.group(5), pct, 1)
-    # prime speed headline: the venue's mean from venue_daily (not the slot_intervals query the digest used)
+    # prime speed headline: the venue's mean from venue_daily (the digest read venue_daily_hist)
     m = re.search(r"\*\*Prime-time tables at (.+?) lasted (.+?) on average\.\*\* .*?its ([\d,]+) prime-time slots "
                   r"that closed lasted (.+?) on average vs (.+?) across the market \(n = ([\d,]+)\)", md)
     assert m, "prime speed headline missing"
