@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -60,6 +61,15 @@ class Server:
                 self.p.kill()
                 raise RuntimeError("tracking server did not start")
             time.sleep(0.05)
+
+    def cpu_s(self) -> float:
+        """User + system CPU seconds of the server process so far (all its threads), from /proc."""
+        try:
+            with open(f"/proc/{self.p.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            return float("nan")
 
     def stop(self) -> None:
         self.p.send_signal(signal.SIGTERM)
@@ -157,13 +167,16 @@ def _phase(tmp: Path, name: str, baseline: bool, payloads: list[tuple[str, bytes
     try:
         # warm-up: a few requests so imports/JIT-ish first-call costs are not measured
         warm = asyncio.run(_load(srv.port, _singles(20), 4))[2]
+        cpu0 = srv.cpu_s()
         wall, lat, acked = asyncio.run(_load(srv.port, payloads, clients))
+        cpu = srv.cpu_s() - cpu0
         acked += warm
     finally:
         srv.stop()
     lost, dup = _count(db, acked)
     n_events = sum(len(ids) for _, _, ids in payloads)
     return {"events_per_s": n_events / wall, "p99_ms": percentile([x * 1000 for x in lat], 99),
+            "cpu_ms_per_1000": cpu * 1e6 / n_events,
             "p50_ms": percentile([x * 1000 for x in lat], 50), "lost": lost, "dup": dup}
 
 
@@ -184,7 +197,11 @@ def _batches(n: int) -> list[tuple[str, bytes, list[str]]]:
 
 
 def run(size: str = "default") -> Iterator[dict[str, Any]]:
+    """Rows: throughput and latency against the targets; the server's CPU per 1,000 events (all its
+    threads; less sensitive than wall time to other work on the machine); the 1-minute load average
+    at the start and the end (2 cores: above 2 means the bench did not have the machine)."""
     n_single, n_base, n_batches, batch_clients = SIZES[size]
+    yield result("tracking", "load_avg_1min_at_start", os.getloadavg()[0], "runnable")
     with tempfile.TemporaryDirectory(prefix="tp-bench-tracking-") as d:
         tmp = Path(d)
         base = _phase(tmp, "single_base", True, _singles(n_base), 64)
@@ -194,12 +211,17 @@ def run(size: str = "default") -> Iterator[dict[str, Any]]:
         yield result("tracking", "single_p99_ms_64_clients", grp["p99_ms"], "ms", target=100,
                      baseline=base["p99_ms"])
         yield result("tracking", "single_p50_ms_64_clients", grp["p50_ms"], "ms", baseline=base["p50_ms"])
+        yield result("tracking", "single_server_cpu_ms_per_1000_events", grp["cpu_ms_per_1000"], "ms",
+                     baseline=base["cpu_ms_per_1000"])
         bbase = _phase(tmp, "batch_base", True, _batches(max(4, n_batches // 5)), batch_clients)
         bgrp = _phase(tmp, "batch_group", False, _batches(n_batches), batch_clients)
         yield result("tracking", "batch500_events_per_s", bgrp["events_per_s"], "events/s", target=30000,
                      baseline=bbase["events_per_s"], higher_is_better=True)
         yield result("tracking", "batch500_p99_ms", bgrp["p99_ms"], "ms", baseline=bbase["p99_ms"])
+        yield result("tracking", "batch500_server_cpu_ms_per_1000_events", bgrp["cpu_ms_per_1000"], "ms",
+                     baseline=bbase["cpu_ms_per_1000"])
         lost = sum(p["lost"] for p in (base, grp, bbase, bgrp))
         dup = sum(p["dup"] for p in (base, grp, bbase, bgrp))
         yield result("tracking", "lost_events", lost, "events", target=0)
         yield result("tracking", "duplicated_events", dup, "events", target=0)
+    yield result("tracking", "load_avg_1min_at_end", os.getloadavg()[0], "runnable")
