@@ -58,6 +58,8 @@ class Service:
         self.scheduler = Scheduler(self.store, self.poller, settings, self.clock)
         self.serve_http = serve_http
         self.stop_event = threading.Event()
+        self._stop_lock = threading.Lock()
+        self._stopped = False
         self.http: uvicorn.Server | None = None
         self.http_port: int | None = None
         self._threads: list[threading.Thread] = []
@@ -85,15 +87,19 @@ class Service:
         return self
 
     def stop(self) -> None:
-        """Clean stop: no new polls, in-flight writes finish, final snapshot, file closed."""
-        if self.stop_event.is_set():
-            return
+        """Clean stop: no new polls, in-flight writes finish, final snapshot, file closed.
+
+        Idempotent on its own flag: a signal handler sets stop_event first, and stop() must still run."""
+        with self._stop_lock:
+            if self._stopped:
+                return
+            self._stopped = True
         self.stop_event.set()
+        if self.http is not None:
+            self.http.should_exit = True   # uvicorn finishes in-flight requests (their writes commit) and exits
         for t in self._threads:
             t.join(timeout=30)
         self.scheduler.drain()
-        if self.http is not None:
-            self.http.should_exit = True
         with contextlib.suppress(Exception):
             self._save_state()
         with contextlib.suppress(Exception):
