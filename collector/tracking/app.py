@@ -14,9 +14,11 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -47,8 +49,29 @@ Answer = tuple[int, Any, "dict[str, str] | None"]  # status, JSON body, extra he
 Handler = Callable[[Headers, AsyncIterator[bytes]], Awaitable[Answer]]
 
 
+# Numbers of 20+ digits may exceed 64 bits, which orjson would turn into floats: those bodies (and
+# anything orjson rejects) take the standard parser, so the answers are those of json.loads.
+_LONG_NUMBER = re.compile(rb"[0-9]{20}")
+
+
+def _loads(raw: bytes) -> Any:
+    if not _LONG_NUMBER.search(raw):
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+
+
+def _dumps(body: Any) -> bytes:
+    try:
+        return orjson.dumps(body)
+    except TypeError:  # orjson.JSONEncodeError: e.g. a lone surrogate in a client-supplied field name
+        return _ENCODER.encode(body).encode()
+
+
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(_ENCODER.encode(body), status_code=status, headers=headers, media_type="application/json")
+    return Response(_dumps(body), status_code=status, headers=headers, media_type="application/json")
 
 
 _FAST_HEADERS = frozenset((b"authorization", b"x-write-key", b"content-type", b"content-length", b"origin"))
@@ -111,7 +134,7 @@ class FastPath:
         except Exception:
             log.exception("tracking request failed")
             status, body, extra = 500, {"errors": [m.error(None, "request", "internal error; retry")]}, None
-        data = _ENCODER.encode(body).encode()
+        data = _dumps(body)
         raw = [(b"content-length", str(len(data)).encode()), (b"content-type", b"application/json")]
         if extra:
             raw += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in extra.items()]
@@ -208,7 +231,7 @@ def create_app(settings: Settings, store: Store, clock: Clock,
         if not raw:
             raise ApiError(400, [m.error(None, "body", "is empty")])
         try:
-            return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+            return _loads(raw)
         except UnicodeDecodeError:
             raise ApiError(400, [m.error(None, "body", "is not valid UTF-8")]) from None
         except (ValueError, RecursionError) as e:

@@ -126,3 +126,27 @@ def test_events_job_plain_then_careful(tmp_path, careful):
         with store.cursor() as cur:
             got = cur.execute("SELECT message_id, event_type FROM alert_events ORDER BY message_id").fetchall()
     assert sorted(got) == sorted([(a, "alert_sent"), (b, "alert_sent")])
+
+
+def test_json_parse_matches_the_standard_parser(client, store):
+    """orjson is used where it answers like json.loads; 64-bit-overflowing numbers, lone surrogate
+    escapes and NaN go to the standard parser, so the answers stay those of the stdlib."""
+    big = 2**70
+    e = ev(metadata={"n": big, "neg": -big, "s": "é ü"})
+    r = client.post("/v1/events", content=json.dumps(e, ensure_ascii=False).encode(),
+                    headers={**AUTH, "Content-Type": "application/json"})
+    assert r.status_code == 201
+    with store.cursor() as cur:
+        meta = cur.execute("SELECT metadata FROM alert_events WHERE message_id = $m",
+                           {"m": e["message_id"]}).fetchone()[0]
+    assert json.loads(meta) == {"n": big, "neg": -big, "s": "é ü"}
+    r = client.post("/v1/events", json=ev(venue_id=2**64), headers=AUTH)
+    assert r.status_code == 400 and "between" in r.json()["errors"][0]["reason"]
+    raw = json.dumps(ev(alert_id="\ud800x")).encode()  # "\ud800" escape: a lone surrogate
+    r = client.post("/v1/events", content=raw, headers={**AUTH, "Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "alert_id"
+    raw = b'{"\\udc00": 1}'  # an unknown field whose name cannot be UTF-8: the answer is still JSON
+    r = client.post("/v1/events", content=raw, headers={**AUTH, "Content-Type": "application/json"})
+    assert r.status_code == 400 and "is not a known field" in {x["reason"] for x in r.json()["errors"]}
+    r = client.post("/v1/events", content=b'{"venue_id": NaN}', headers={**AUTH, "Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "body"
