@@ -62,7 +62,8 @@ def run(size: str) -> Iterator[dict[str, Any]]:
 
         m = 3000   # executemany is ~1k rows/s: a few thousand rows give a stable rate
         rows = [tuple(r.values()) for r in tbl.slice(0, m).to_pylist()]
-        sql = "INSERT INTO availability_events VALUES (" + ", ".join(["?"] * tbl.num_columns) + ")"
+        sql = "INSERT INTO availability_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        assert sql.count("?") == tbl.num_columns
 
         def many(c: Any) -> None:
             c.execute("DELETE FROM availability_events")
