@@ -30,7 +30,7 @@ from bench.common import percentile, result
 KEY = "bench-write-key"
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = {  # single events (group), single events (baseline), batches of 500, batch concurrency
-    "small": (1500, 400, 20, 4),
+    "small": (3000, 400, 60, 4),
     "default": (12000, 1500, 200, 4),
     "large": (40000, 3000, 600, 4),
 }
