@@ -1,7 +1,9 @@
 """The tracking endpoint: clients POST alert events and goals; a 2xx means durably committed.
 
-``create_app`` builds the FastAPI app; the collector service hosts it in-process with uvicorn and
-hands it the service's Store (the single writer), so writes share the one read-write connection.
+``create_app`` builds the FastAPI app (OpenAPI, CORS, goals, health) behind ``FastPath``, which
+serves POST /v1/events and /v1/batch from non-browser clients with the same handlers and no
+framework layers. The collector service hosts it in-process with uvicorn and hands it the
+service's Store (the single writer), so writes share the one read-write connection.
 Status codes: 201 stored / 200 duplicate (single event, goal); batch 200 all valid, 207 some
 invalid (the valid ones are committed), 400 none valid; 400 bad input (field + reason), 401 no
 key, 403 wrong key, 413 too large, 415 not JSON, 503 + Retry-After when the writer is behind.
