@@ -24,6 +24,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 KILLS = 20
+SKEW_TOLERANCE_S = 30   # one wall second at 30x
 
 
 def _free_port() -> int:
@@ -108,5 +109,13 @@ def test_kill_minus_9_loses_and_duplicates_nothing(tmp_path, market):
             true_closes.setdefault((t["venue_id"], t["slot_date"], t["slot_time"], t["table_type"]), []).append(
                 datetime.fromisoformat(t["closed_at"]))
     assert closed, "no closes observed"
+    # The service's clock follows the simulator's (synced once per start, then scaled 30x), so a wall
+    # delay of 0.5 s on this loaded 2-core machine is 15 virtual seconds: bounds get that tolerance.
+    tol = timedelta(seconds=SKEW_TOLERANCE_S)
+    misses = []
     for v, d, tm, tt, lo, hi in closed:
-        assert any(lo < c <= hi for c in true_closes.get((v, d, tm, tt), [])), f"close of {(v, d, tm, tt)} not true"
+        cands = true_closes.get((v, d, tm, tt), [])
+        if not any(lo - tol < c <= hi + tol for c in cands):
+            nearest = min(cands, key=lambda c: abs((c - lo).total_seconds()), default=None)
+            misses.append(((v, d, tm, tt), lo, hi, nearest))
+    assert not misses, f"{len(misses)} of {len(closed)} stored closes have no true close in their bounds: {misses[:5]}"
