@@ -148,8 +148,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["market"]:   # every option belongs to the simulator's own parser
+        from simulator.cli import main as sim_main
+
+        return int(sim_main(["serve", *[x for x in args[1:] if x != "--"]]) or 0)
     p = build_parser()
-    a = p.parse_args(argv)
+    a = p.parse_args(args)
     if not getattr(a, "fn", None):
         p.print_help()
         return 2
