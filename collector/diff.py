@@ -15,7 +15,7 @@ from typing import Literal
 from collector.providers.base import SlotKey
 
 Kind = Literal["BASELINE_AVAILABLE", "NEW_DROP", "CLOSED", "EXPIRED"]
-Source = Literal["baseline", "reopen", "drop"]
+Source = Literal["baseline", "reopen", "drop", "resumed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,13 +47,13 @@ class EndedInterval:
     key: SlotKey
     state: OpenState
     closed_lo: datetime           # last trusted poll with it
-    closed_hi: datetime           # first trusted poll without it
-    end_reason: Literal["closed", "expired"]
+    closed_hi: datetime | None    # first trusted poll without it (None: censored, end unknown)
+    end_reason: Literal["closed", "expired", "censored"]
 
     @property
-    def duration_s(self) -> float:
-        """Seed definition: first-absent minus first-seen."""
-        return (self.closed_hi - self.state.opened_hi).total_seconds()
+    def duration_s(self) -> float | None:
+        """Seed definition: first-absent minus first-seen (None when censored)."""
+        return None if self.closed_hi is None else (self.closed_hi - self.state.opened_hi).total_seconds()
 
 
 @dataclass
@@ -75,23 +75,34 @@ def interval_id(key: SlotKey, opened_hi: datetime) -> str:
 def diff(prev: Mapping[SlotKey, OpenState], curr: Collection[SlotKey], baseline: Collection[SlotKey], *,
          trusted: bool, poll_at: datetime, prev_poll_at: datetime | None, calibrating: bool,
          expired: Callable[[SlotKey], bool] = lambda k: False,
-         is_release: Callable[[SlotKey], bool] = lambda k: False) -> DiffResult:
+         is_release: Callable[[SlotKey], bool] = lambda k: False,
+         max_gap_s: float | None = None) -> DiffResult:
     """Transitions between the last trusted poll (prev) and this one (curr).
 
     - calibrating: every slot newly seen joins the baseline (BASELINE_AVAILABLE, left-censored);
     - live: in curr, not in prev, not in baseline -> NEW_DROP; in baseline -> a 'reopen' interval
       (tracked so its close has bounds, but not a drop);
     - in prev, not in curr: EXPIRED if the slot is past its cut-off, else CLOSED with duration
-      closed_hi - opened_hi and both bounds kept.
+      closed_hi - opened_hi and both bounds kept;
+    - in prev and in curr across a gap longer than max_gap_s (outage, service down, unpolled
+      hours): nobody saw whether it stayed open, so the interval ends 'censored' at its last
+      sighting and a 'resumed' interval with an unknown opening starts (no event: not a transition).
     An untrusted poll returns an empty result: it moves nothing.
     """
     out = DiffResult()
     if not trusted:
         return out
     curr_set = curr if isinstance(curr, set | frozenset | dict) else set(curr)
+    gap = (max_gap_s is not None and prev_poll_at is not None
+           and (poll_at - prev_poll_at).total_seconds() > max_gap_s)
     for key in curr_set:
         if key in prev:
-            out.kept.append(key)
+            if gap:
+                st0 = prev[key]
+                out.ended.append(EndedInterval(key, st0, prev_poll_at or st0.last_seen_at, None, "censored"))
+                out.opened[key] = OpenState(interval_id(key, poll_at), "resumed", None, poll_at, poll_at)
+            else:
+                out.kept.append(key)
             continue
         iid = interval_id(key, poll_at)
         if calibrating:

@@ -82,10 +82,10 @@ def run_nightly(store: Store, day: date, settings: Settings, now: datetime,
         res: dict[str, Any] = {"rows": 0, "extra_days": pending}
         for d in pending:
             r = an.aggregate_day(con, d, tz=tz, min_sample=ms, today=today, prime_slots=_prime(settings),
-                              guard_minutes=settings.expiry_guard_minutes)
+                              guard_minutes=settings.expiry_guard_minutes, max_gap_s=settings.max_gap_s)
             res["rows"] += sum(v for k, v in r.items() if isinstance(v, int) and k != "replaced")
         r = an.aggregate_day(con, day, tz=tz, min_sample=ms, today=today, prime_slots=_prime(settings),
-                              guard_minutes=settings.expiry_guard_minutes)
+                              guard_minutes=settings.expiry_guard_minutes, max_gap_s=settings.max_gap_s)
         res["rows"] += sum(v for k, v in r.items() if isinstance(v, int) and k != "replaced")
         res["partial"] = r["partial"]
         return res
@@ -172,7 +172,7 @@ def cli_aggregate(settings: Settings, date: date | None = None, date_from: date 
             def job(con: duckdb.DuckDBPyConnection, d: Date = d) -> int:
                 r = an.aggregate_day(con, d, tz=settings.timezone, min_sample=settings.min_sample,
                                      today=today, prime_slots=_prime(settings),
-                                     guard_minutes=settings.expiry_guard_minutes)
+                                     guard_minutes=settings.expiry_guard_minutes, max_gap_s=settings.max_gap_s)
                 return sum(v for k, v in r.items() if isinstance(v, int) and k != "replaced")
             rows += store.write(job, timeout=None)
             bar(i + 1, n, f"aggregated {d}")
@@ -196,7 +196,7 @@ def cli_recompute(settings: Settings, now: datetime | None = None) -> int:
     try:
         out = store.write(lambda con: an.recompute(con, tz=settings.timezone, min_sample=settings.min_sample,
                                                    today=today, prime_slots=_prime(settings), progress=bar,
-                                                   guard_minutes=settings.expiry_guard_minutes),
+                                                   guard_minutes=settings.expiry_guard_minutes, max_gap_s=settings.max_gap_s),
                           timeout=None)
         store.write(lambda con: _log_run(con, "recompute", out.get("last"), now, out, t0), timeout=None)
         print(f"recomputed {out.get('days', 0)} day(s): {out.get('rows', 0)} rows in "

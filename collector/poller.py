@@ -328,7 +328,7 @@ class Poller:
         calibrating = not st.baseline_ready
         release_fn, seen_rows = self._release_info(provider, spec, res, st, poll_at, calibrating)
         d = diff(st.prev, res.slots, st.baseline, trusted=True, poll_at=poll_at, prev_poll_at=st.last_trusted_at,
-                 calibrating=calibrating, expired=expired, is_release=release_fn)
+                 calibrating=calibrating, expired=expired, is_release=release_fn, max_gap_s=self.settings.max_gap_s)
         new.prev = {k: v for k, v in st.prev.items() if k in res.slots}
         new.prev.update(d.opened)
         if calibrating:

@@ -70,6 +70,7 @@ class Settings:
     collapse_share: float = _s(0.8, "A poll that loses at least this share of the open slots at once (with venues also gone) is held untrusted until a confirming poll.", 0.1, 1.0)
     collapse_confirm_s: float = _s(300.0, "A suspicious collapse is believed only when it persists across polls spanning at least this many seconds.", 0, 86400)
     collapse_min_slots: int = _s(20, "Collapse detection only applies when the previous poll had at least this many slots.", 1, 100000)
+    max_gap_s: float = _s(3600.0, "Longest gap between two trusted polls of a bucket that still vouches for a slot staying open; across a longer gap intervals are censored and restarted, and the nightly job excludes the gap from observed time.", 60, 86400)
     expiry_guard_minutes: int = _s(60, "A slot that disappears within this many minutes of its start is an expiry (booking cut-off), not a CLOSED.", 0, 1440)
     timezone: str = _s("America/New_York", "Market timezone: day boundaries for buckets, nightly job and digests.")
 

@@ -17,7 +17,7 @@ polls = st.lists(st.tuples(st.frozensets(st.sampled_from(KEYS), max_size=12), st
                            st.integers(min_value=5, max_value=600)), min_size=1, max_size=25)
 
 
-def run(sequence, n_calibration=2, expired_keys=frozenset()):
+def run(sequence, n_calibration=2, expired_keys=frozenset(), max_gap_s=None):
     """Apply a sequence of (slots, trusted, gap_s) polls; returns all transitions and final state."""
     prev: dict[SlotKey, OpenState] = {}
     baseline: set[SlotKey] = set()
@@ -26,7 +26,7 @@ def run(sequence, n_calibration=2, expired_keys=frozenset()):
     for slots, trusted, gap in sequence:
         t += timedelta(seconds=gap)
         d = diff(prev, slots, baseline, trusted=trusted, poll_at=t, prev_poll_at=last_trusted,
-                 calibrating=cal < n_calibration, expired=lambda k: k in expired_keys)
+                 calibrating=cal < n_calibration, expired=lambda k: k in expired_keys, max_gap_s=max_gap_s)
         out.append((t, trusted, slots, d))
         if not trusted:
             continue
@@ -60,7 +60,7 @@ def test_every_closed_had_a_drop_or_baseline_entry(seq):
 def test_durations_lie_within_their_bounds(seq):
     for _t, _tr, _s, d in run(seq)[0]:
         for e in d.ended:
-            assert e.closed_lo < e.closed_hi
+            assert e.closed_hi is not None and e.closed_lo < e.closed_hi
             assert e.state.opened_hi <= e.closed_lo
             lo = (e.closed_lo - e.state.opened_hi).total_seconds()
             assert lo <= e.duration_s
@@ -134,3 +134,28 @@ def test_untrusted_polls_do_not_change_the_outcome(seq):
             carry += gap
     only_good = [x for *_a, d in run(good)[0] for x in d.transitions] if good else []
     assert with_bad == only_good
+
+
+@given(polls)
+def test_no_interval_spans_an_unobserved_gap(seq):
+    """With max_gap_s, a slot seen on both sides of a long gap is two intervals, the first censored."""
+    out, *_ = run(seq, max_gap_s=300)
+    trusted_times = [t for t, tr, _s, _d in out if tr]
+    gaps = [(a, b) for a, b in zip(trusted_times, trusted_times[1:], strict=False) if (b - a).total_seconds() > 300]
+    for _t, _tr, _s, d in out:
+        for e in d.ended:
+            if e.end_reason == "censored":
+                assert e.closed_hi is None and e.duration_s is None
+            for a, b in gaps:   # an interval's sightings never straddle a long gap
+                assert not (e.state.opened_hi <= a and b <= e.closed_lo)
+
+
+def test_gap_censors_and_resumes():
+    a = KEYS[0]
+    out, prev, *_ = run([(frozenset(), True, 0), ({a}, True, 30), ({a}, True, 30), ({a}, True, 7200)],
+                        n_calibration=1, max_gap_s=3600)
+    last = out[-1][3]
+    assert [e.end_reason for e in last.ended] == ["censored"]
+    assert last.ended[0].closed_lo == T0 + timedelta(seconds=60)
+    assert prev[a].source == "resumed" and prev[a].opened_lo is None
+    assert last.transitions == []   # censoring is not a transition

@@ -123,7 +123,10 @@ def test_expiry_is_not_a_close(rig):
     gap = (datetime(2026, 11, 25, 22, 45) - (T0 + timedelta(seconds=60))).total_seconds()
     s = step([key(2, "20:00")], gap=gap)
     assert (s.n_closed, s.n_expired) == (0, 1)
-    assert q(store, "SELECT end_reason FROM slot_intervals") == [("expired",)]
+    assert q(store, "SELECT end_reason FROM slot_intervals WHERE slot_time = TIME '18:00'") == [("expired",)]
+    # the 20:00 slot was seen on both sides of a 5-day gap: censored, then resumed (opening unknown)
+    assert q(store, "SELECT end_reason, closed_hi FROM slot_intervals WHERE slot_time = TIME '20:00'") == [("censored", None)]
+    assert q(store, "SELECT source, opened_lo FROM open_slots") == [("resumed", None)]
 
 
 def test_reapplying_a_poll_writes_nothing_twice(rig):
