@@ -52,3 +52,15 @@ def percentile(xs: list[float], q: float) -> float:
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far (MB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def schema_tag() -> str:
+    """A short fingerprint of the migrations: cached benchmark databases are rebuilt when it changes."""
+    import hashlib
+    from pathlib import Path
+
+    mig = Path(__file__).resolve().parents[1] / "collector" / "store" / "migrations"
+    h = hashlib.sha256()
+    for f in sorted(mig.glob("*.sql")):
+        h.update(f.read_bytes())
+    return h.hexdigest()[:8]

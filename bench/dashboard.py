@@ -20,7 +20,7 @@ import duckdb
 
 from analytics import views
 from analytics.db import connect, read_connection
-from bench.common import percentile, result, timed
+from bench.common import percentile, result, schema_tag, timed
 
 # default fits the 5-minute rule on 2 cores; large is the 10M-event database (built once, cached)
 SIZES = {"small": (200_000, 400), "default": (2_000_000, 2_000), "large": (10_000_000, 5_000)}
@@ -39,7 +39,7 @@ def build(size: str) -> Path:
     events, venues = SIZES[size]
     d = Path(tempfile.gettempdir()) / "tablepulse-bench"
     d.mkdir(exist_ok=True)
-    path = d / f"dashboard-{size}-{SEED}.duckdb"
+    path = d / f"dashboard-{events}ev-{venues}v-{SEED}-{schema_tag()}.duckdb"   # keyed by data and schema
     ok = path.with_suffix(".ready")
     if path.exists() and ok.exists():
         return path

@@ -22,7 +22,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from bench.common import result
+from bench.common import result, schema_tag
 
 END = date(2026, 11, 22)
 # default fits the 5-minute rule on 2 cores (building 10M synthetic events alone takes ~5 min here);
@@ -70,9 +70,11 @@ def _cache(size: str) -> Path:
     from bench.synth import make_synthetic_db
     root = Path(os.environ.get("TABLEPULSE_BENCH_CACHE", "/tmp/tablepulse-bench"))
     root.mkdir(parents=True, exist_ok=True)
-    p = root / f"nightly-{size}.duckdb"
+    cfg = SIZES[size]
+    name = f"nightly-{cfg['events']}ev-{cfg['venues']}v-{schema_tag()}"   # keyed by data and schema
+    p = root / f"{name}.duckdb"
     if not p.exists():
-        tmp = root / f"nightly-{size}.building.duckdb"
+        tmp = root / f"{name}.building.duckdb"
         for f in (tmp, Path(str(tmp) + ".wal")):
             f.unlink(missing_ok=True)
         make_synthetic_db(tmp, days=14, seed=1, end=END, **SIZES[size])  # type: ignore[arg-type]
