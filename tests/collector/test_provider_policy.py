@@ -9,9 +9,8 @@ from __future__ import annotations
 import json
 import random
 import threading
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 from email.utils import format_datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,26 +19,7 @@ import pytest
 from collector.providers.base import CircuitBreaker, Outcome, RetryBudget, backoff_delay, parse_retry_after
 from collector.providers.resy import ResyProvider
 from collector.settings import Settings
-
-FIXTURE = json.loads((Path(__file__).parent / "fixtures_provider" / "venuesearch_one_page.json").read_text())
-DAY = date(2026, 11, 25)
-WALL = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-        self.sleeps: list[float] = []
-        self._lock = threading.Lock()
-
-    def monotonic(self) -> float:
-        with self._lock:
-            return self.t
-
-    def sleep(self, s: float) -> None:
-        with self._lock:
-            self.sleeps.append(s)
-            self.t += s
+from tests.collector.provider_fakes import DAY, FIXTURE, WALL, FakeClock
 
 
 class Upstream:

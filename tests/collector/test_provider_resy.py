@@ -10,8 +10,7 @@ import copy
 import json
 import random
 import threading
-from datetime import UTC, date, datetime, time
-from pathlib import Path
+from datetime import datetime, time
 from typing import Any
 
 import httpx
@@ -23,26 +22,7 @@ from collector.providers import make_provider
 from collector.providers.base import Outcome, PollResult, SlotKey, VenueInfo
 from collector.providers.resy import ResyProvider
 from collector.settings import Settings
-
-FIXTURE = json.loads((Path(__file__).parent / "fixtures_provider" / "venuesearch_one_page.json").read_text())
-DAY = date(2026, 11, 25)
-WALL = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-        self.sleeps: list[float] = []
-        self._lock = threading.Lock()
-
-    def monotonic(self) -> float:
-        with self._lock:
-            return self.t
-
-    def sleep(self, s: float) -> None:
-        with self._lock:
-            self.sleeps.append(s)
-            self.t += s
+from tests.collector.provider_fakes import DAY, FIXTURE, WALL, FakeClock
 
 
 def make(handler: Any, **overrides: Any) -> ResyProvider:
