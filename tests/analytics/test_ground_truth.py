@@ -118,11 +118,6 @@ def _percent_rank(x: np.ndarray) -> np.ndarray:
     return np.array([(x < v).sum() for v in x]) / max(n - 1, 1)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known metric defect: a slot seen open on both sides of an unobserved stretch (the overnight "
-    "no-poll hours) is stored as ONE interval, so a close + reopen inside the stretch reads as one "
-    "long open period; easy venues' medians come out 15-30% long. Needs the interval (or the "
-    "nightly) to know an invalid gap lies inside it; see the closing report"))
 def test_median_time_to_close_matches_truth(collected: Collected) -> None:
     t = _truth(collected)
     roll = _rolling(collected)
@@ -211,11 +206,6 @@ def _close(a: dict[str, list[tuple]], b: dict[str, list[tuple]]) -> None:
                     assert x == y, (t, ra, rb)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "open: on the pipeline DB a re-aggregated past day differs from the row its nightly run wrote "
-    "(e.g. venue_daily 10906 on day 2: a count 3 vs 1): something the day reads changes after its "
-    "night (open_slots -> slot_intervals, or intervals written later with an opened_hi in the day). "
-    "Not diagnosed yet; see the closing report"))
 def test_rerunning_a_day_changes_nothing(collected: Collected, tmp_path: Path) -> None:
     con = connect(copy_db(collected, tmp_path / "c.duckdb"))
     before = _dump(con, DAILY + ROLLING)
@@ -260,11 +250,6 @@ def test_outage_day_is_partial_not_quiet(collected: Collected, tmp_path: Path) -
     assert rows[0] is True and rows[1] == pytest.approx(q[1])
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "open: on the pipeline DB a re-aggregated past day differs from the row its nightly run wrote "
-    "(e.g. venue_daily 10906 on day 2: a count 3 vs 1): something the day reads changes after its "
-    "night (open_slots -> slot_intervals, or intervals written later with an opened_hi in the day). "
-    "Not diagnosed yet; see the closing report"))
 def test_recompute_equals_incremental(collected: Collected, tmp_path: Path) -> None:
     con = connect(copy_db(collected, tmp_path / "c.duckdb"))
     before = _dump(con, DAILY + ROLLING)
