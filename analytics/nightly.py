@@ -6,7 +6,8 @@ connection and never opens files itself; callers own the transaction (the writer
 
 Keying: per-day metrics key on the market-local day on which a transition was OBSERVED (a drop on
 the day of its first trusted poll, a close on the day of the first poll without it, a censored end
-on the day it was last seen). A day is complete once it is over, so the run for day D is final and
+on the day it was recorded: slot_intervals.ended_at, the poll after the gap or the nightly run that
+retired the bucket; an interval whose end was recorded later is simply still open at the day's end). A day is complete once it is over, so the run for day D is final and
 re-running it is a no-op. Keying on the bucket date instead would leave every day open for two
 weeks (its buckets are polled 14 days ahead) and make "yesterday" a moving number.
 

@@ -6,7 +6,7 @@ Order (each step one transaction through ``store.write``; every step idempotent)
 2. prune raw availability_events with bucket_date < cutoff (= today - raw_retention_days), only
    for days already aggregated (analytics.nightly.prune_raw checks day_quality);
 3. prune old buckets: open slots of buckets dated before today become slot_intervals with
-   end_reason 'expired' (closed_lo = last_seen_at, closed_hi NULL), then those open_slots and
+   end_reason 'expired' (closed_lo = last_seen_at, closed_hi NULL, ended_at = now), then those open_slots and
    bucket rows are deleted;
 4. roll the window forward: missing bucket rows for today..today+window_days-1 (calibration
    pending); the poller then baselines them through its calibration polls.
@@ -18,7 +18,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -48,19 +48,24 @@ def _log_run(con: duckdb.DuckDBPyConnection, kind: str, day: date | None, now: d
          "p": bool(out.get("partial", False)), "dur": time.perf_counter() - t0, "st": status, "det": detail})
 
 
-def prune_buckets(con: duckdb.DuckDBPyConnection, today: date, tz: str) -> dict[str, int]:
-    """Close out buckets dated before today: their open slots become 'expired' intervals."""
+def prune_buckets(con: duckdb.DuckDBPyConnection, today: date, tz: str, now: datetime | None = None) -> dict[str, int]:
+    """Close out buckets dated before today: their open slots become 'expired' intervals, recorded
+    (ended_at) at ``now`` (UTC; default: the start of ``today``, local), so the expiry belongs to
+    today's metrics, never to a day whose nightly run has already been written."""
+    if now is not None and now.tzinfo is not None:
+        now = now.astimezone(UTC).replace(tzinfo=None)
     n_slots = con.execute("SELECT count(*) FROM open_slots WHERE CAST(left(bucket_id, 10) AS DATE) < $t",
                           {"t": today}).fetchone()[0]  # type: ignore[index]
     con.execute(
         "INSERT INTO slot_intervals "
         "SELECT o.interval_id, o.provider, o.venue_id, o.slot_date, o.slot_time, o.party_size, o.table_type, o.bucket_id, "
         "coalesce(k.time_bucket, 'off_peak'), o.source, o.is_release, o.opened_lo, o.opened_hi, o.last_seen_at, NULL, "
-        "'expired', NULL, timezone(coalesce(v.tz, $tz), timezone('UTC', o.opened_hi)) "
+        "'expired', NULL, timezone(coalesce(v.tz, $tz), timezone('UTC', o.opened_hi)), "
+        "coalesce(CAST($now AS TIMESTAMP), timezone('UTC', timezone($tz, CAST($t AS TIMESTAMP)))) "
         "FROM open_slots o LEFT JOIN buckets k ON k.bucket_id = o.bucket_id AND k.party_size = o.party_size "
         "LEFT JOIN venues v ON v.provider = o.provider AND v.venue_id = o.venue_id "
         "WHERE CAST(left(o.bucket_id, 10) AS DATE) < $t "
-        "AND o.interval_id NOT IN (SELECT interval_id FROM slot_intervals)", {"t": today, "tz": tz})
+        "AND o.interval_id NOT IN (SELECT interval_id FROM slot_intervals)", {"t": today, "tz": tz, "now": now})
     con.execute("DELETE FROM open_slots WHERE CAST(left(bucket_id, 10) AS DATE) < $t", {"t": today})
     n_b = con.execute("DELETE FROM buckets WHERE bucket_date < $t", {"t": today}).fetchone()[0]  # type: ignore[index]
     return {"slots_expired": int(n_slots), "buckets_pruned": int(n_b)}
@@ -98,7 +103,7 @@ def run_nightly(store: Store, day: date, settings: Settings, now: datetime,
     if progress:
         progress(2, steps, "pruned raw events")
     # 3. prune old buckets
-    out.update(store.write(lambda con: prune_buckets(con, today, tz), timeout=None))
+    out.update(store.write(lambda con: prune_buckets(con, today, tz, now), timeout=None))
     if progress:
         progress(3, steps, "pruned old buckets")
     # 4. roll the window forward (calibration pending; the poller baselines them)

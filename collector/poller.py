@@ -475,6 +475,8 @@ class Poller:
                 "duration_s": pa.array([e.duration_s for _r, e in en], pa.float64()),
                 "opened_local": pa.array([to_local(e.state.opened_hi, tz(e.key.venue_id)) for _r, e in en],
                                          pa.timestamp("us")),
+                # when the end was recorded: this poll (after a gap, later than closed_lo / closed_hi)
+                "ended_at": pa.array([r.poll_at for r, _e in en], pa.timestamp("us")),
             })
             cur.register("tp_ended", iv)
             cur.execute("INSERT OR IGNORE INTO slot_intervals SELECT * FROM tp_ended")

@@ -2,7 +2,8 @@
 -- nightly_prepare), delete-then-insert, inside the caller's transaction. Definitions are in the
 -- table comments of collector/store/migrations/0002_metrics.sql; the essentials:
 --   day of a drop = local day of opened_hi; of a CLOSED = of closed_hi; of a censored end
---   (expired / censored / an open slot whose bucket date has passed) = of closed_lo (last seen).
+--   (expired / censored, or a close seen across a long gap) = of ended_at, when the collector
+--   recorded it (never earlier than the day's nightly run could know: a day is final once over).
 --   time-to-close sample = intervals with a known opening (source 'drop' or 'reopen', opening
 --   bracketed by polls <= max_gap_s apart); baseline intervals are left-censored (opening unknown)
 --   and only count in `closed`; a close seen across a longer gap is censored (see nd_facts).
@@ -84,7 +85,7 @@ SELECT provider, venue_id, metric_date, time_bucket, party_size,
        sum(greatest(coalesce(cum_hi, 0) - coalesce(cum_lo, 0), 0)) AS open_s
 FROM lo GROUP BY provider, venue_id, metric_date, time_bucket, party_size;
 
--- Interval facts per day: drops by opened_hi, closes by closed_hi, censored ends by closed_lo.
+-- Interval facts per day: drops by opened_hi, closes by closed_hi, censored ends by ended_at.
 -- Timed = the opening AND the close are each bracketed by trusted polls at most <max_gap_s> apart
 -- (source 'drop' | 'reopen' and opened_hi - opened_lo <= max_gap_s, closed_hi - closed_lo <=
 -- max_gap_s). A close seen only after a longer unobserved stretch (outage, polling hours) has an
@@ -109,7 +110,7 @@ ev AS (
            closed_hi, is_release, duration_s, NULL
     FROM iv WHERE end_reason = 'closed' AND closed_hi IS NOT NULL
     UNION ALL
-    SELECT provider, venue_id, time_bucket, party_size, 'censored', closed_lo, is_release,
+    SELECT provider, venue_id, time_bucket, party_size, 'censored', ended_at, is_release,
            epoch(closed_lo) - epoch(opened_hi), NULL
     FROM iv WHERE open_known AND end_reason IS NOT NULL AND (end_reason <> 'closed' OR NOT close_known)
 ),

@@ -18,7 +18,8 @@ def _db(tmp_path):
     # interval i1: last seen open 12:05, first poll without it 12:07
     con.execute("""INSERT INTO slot_intervals VALUES ('i1', 'resy', 1, DATE '2026-03-02', TIME '19:00', 2, 'std',
         '2026-03-02_19:00', 'prime', 'drop', false, TIMESTAMP '2026-03-01 11:58', TIMESTAMP '2026-03-01 12:00',
-        TIMESTAMP '2026-03-01 12:05', TIMESTAMP '2026-03-01 12:07', 'closed', 420, TIMESTAMP '2026-03-01 07:00')""")
+        TIMESTAMP '2026-03-01 12:05', TIMESTAMP '2026-03-01 12:07', 'closed', 420, TIMESTAMP '2026-03-01 07:00',
+        TIMESTAMP '2026-03-01 12:07')""")
     return con
 
 

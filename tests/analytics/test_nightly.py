@@ -46,7 +46,7 @@ def _db(tmp_path: Path) -> duckdb.DuckDBPyConnection:
 
     def iv(vid: int, src: str, rel: bool, o_hi: datetime, c_lo: datetime, c_hi: datetime, reason: str) -> None:
         con.execute("INSERT INTO slot_intervals VALUES ($id, 'resy', $v, DATE '2026-11-15', TIME '19:00', 2, 'Bar', $b, "
-                    "'prime', $src, $rel, $olo, $ohi, $clo, $chi, $r, $dur, $ohi)",
+                    "'prime', $src, $rel, $olo, $ohi, $clo, $chi, $r, $dur, $ohi, $chi)",
                     {"id": f"{vid}|{o_hi.isoformat()}", "v": vid, "b": BUCKET, "src": src, "rel": rel,
                      "olo": None if src == "baseline" else o_hi - timedelta(minutes=10), "ohi": o_hi, "clo": c_lo,
                      "chi": c_hi, "r": reason, "dur": (c_hi - o_hi).total_seconds()})

@@ -114,7 +114,13 @@ CREATE TABLE slot_intervals (
     closed_hi      TIMESTAMP,                    -- first trusted poll without it (NULL if censored by stop)
     end_reason     VARCHAR NOT NULL,             -- 'closed' | 'expired' | 'censored'
     duration_s     DOUBLE,                       -- closed_hi - opened_hi (NULL when closed_hi is NULL)
-    opened_local   TIMESTAMP NOT NULL            -- opened_hi in venue-local wall time
+    opened_local   TIMESTAMP NOT NULL,           -- opened_hi in venue-local wall time
+    ended_at       TIMESTAMP                     -- when the collector RECORDED the end: the poll that saw it
+                                                 -- (= closed_hi for closed / expired-by-poll; the first poll
+                                                 -- after the gap for 'censored'), or the nightly run's time for
+                                                 -- an expiry at bucket retirement. Metrics put an end on the day
+                                                 -- of ended_at, so a day is final once it is over. NULL only in
+                                                 -- hand-written rows: read as coalesce(closed_hi, closed_lo).
 );
 
 -- Raw transitions; pruned nightly after aggregation (bucket_date < cutoff).

@@ -2,7 +2,8 @@
 --
 -- Conventions (same as 0001): *_at are naive UTC instants; metric_date / as_of are MARKET-local
 -- days (Settings.timezone; one market = one city, so venue-local = market-local). A transition
--- belongs to the local day on which it was OBSERVED (the trusted poll that saw it): a day's rows
+-- belongs to the local day on which it was OBSERVED (the trusted poll that saw it; an end without a
+-- poll, an expiry at bucket retirement, to the day the nightly run recorded it: ended_at): a day's rows
 -- are final once the day is over, so the nightly run of day D never changes when re-run, and a
 -- full recompute from slot_intervals + poll_ledger (kept forever) gives the same rows.
 -- time_bucket is 'prime' | 'off_peak' (rolling tables add 'all'); party_size 0 means "all sizes".
@@ -56,9 +57,10 @@ CREATE TABLE day_quality (
 --   closed_timed   CLOSED of intervals with a known opening (source 'drop' | 'reopen', opened_lo
 --                  and opened_hi at most max_gap_s apart) and a known close (closed_lo and
 --                  closed_hi at most max_gap_s apart): the time-to-close sample; n = closed_timed
---   censored       intervals with a known opening that ENDED that day without a booking
---                  (expired / censored), or whose CLOSED was only seen after a longer unobserved
---                  stretch (outage, polling hours): closed_lo - opened_hi is a lower bound
+--   censored       intervals with a known opening whose end without a booking (expired /
+--                  censored), or whose CLOSED seen only after a longer unobserved stretch (outage,
+--                  polling hours), was RECORDED that day (slot_intervals.ended_at: the poll that saw
+--                  it, or the nightly run that retired its bucket): closed_lo - opened_hi is a lower bound
 --   sum_close_s, mean_close_s, median_close_s: over the closed_timed point durations
 --                  (duration_s = first poll without it - first poll with it, the seed definition)
 --   observed_s     observed time of this (time_bucket, party_size): sum of valid gaps over buckets
@@ -95,7 +97,7 @@ CREATE TABLE venue_daily (
 
 -- Grain: provider, venue_id, metric_date, time_bucket, party_size, bin (non-empty bins only).
 -- Mergeable time-to-close histogram of intervals with a known opening (source 'drop'|'reopen')
--- that ENDED on metric_date: n_closed at their point duration, n_censored (expired / censored) at
+-- whose end was recorded on metric_date (closed_hi for a close, ended_at for a censored end): n_closed at their point duration, n_censored (expired / censored) at
 -- closed_lo - opened_hi. SUM over any filter, then a binned Kaplan-Meier (analytics.survival
 -- km_from_bins or the venue_rolling SQL) or a plain median of n_closed gives medians quickly.
 CREATE TABLE venue_daily_hist (
