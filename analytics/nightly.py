@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from analytics.sql_loader import run, run_script
 from analytics.survival import km_binned
@@ -45,6 +46,49 @@ ROLLING_TABLES = ("venue_rolling", "venue_rolling_party", "market_rolling", "sup
 def _one(con: duckdb.DuckDBPyConnection, q: str, params: dict[str, Any] | None = None) -> Any:
     row = con.execute(q, params or {}).fetchone()
     return None if row is None else row[0]
+
+
+def _np(col: pa.Array | pa.ChunkedArray, dtype: Any = np.int64) -> np.ndarray:
+    """A null-free numeric / bool / temporal Arrow column as a numpy array of ``dtype``.
+
+    Reads the Arrow buffer directly: pyarrow's own to_numpy() imports pandas, which costs ~1 s in
+    a fresh process (the `aggregate` command, the bench's child) -- a fifth of a one-day run.
+    Temporal columns come out as their integer storage (timestamp[us] -> us, date32 -> days).
+    """
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    typ = arr.type
+    if pa.types.is_boolean(typ) or pa.types.is_decimal(typ):
+        arr = pc.cast(arr, pa.int8() if pa.types.is_boolean(typ) else pa.float64())
+    elif pa.types.is_timestamp(typ) or pa.types.is_date64(typ):
+        arr = arr.view(pa.int64())
+    elif pa.types.is_date32(typ):
+        arr = arr.view(pa.int32())
+    assert arr.null_count == 0
+    np_t = arr.type.to_pandas_dtype()
+    out = np.frombuffer(arr.buffers()[1], dtype=np_t, count=len(arr) + arr.offset)[arr.offset:]
+    return out.astype(dtype)
+
+
+_PA_TYPES = {np.dtype(np.int16): pa.int16(), np.dtype(np.int32): pa.int32(), np.dtype(np.int64): pa.int64(),
+             np.dtype(np.float64): pa.float64(), np.dtype("datetime64[us]"): pa.timestamp("us")}
+
+
+def _pa(x: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
+    """A numpy array as an Arrow array built from its buffers (mask True = null). pa.array(ndarray)
+    imports pandas (~1 s in a fresh process); this does not. Types: bool, int16/32/64, float64,
+    datetime64[us], datetime64[D] (-> date32)."""
+    validity = None if mask is None else pa.py_buffer(np.packbits(~mask, bitorder="little"))
+    if x.dtype == np.bool_:
+        typ, data = pa.bool_(), np.packbits(x, bitorder="little")
+    elif x.dtype == np.dtype("datetime64[D]"):
+        typ, data = pa.date32(), x.astype(np.int64).astype(np.int32)
+    else:
+        typ, data = _PA_TYPES[x.dtype], np.ascontiguousarray(x)
+    return pa.Array.from_buffers(typ, len(x), [validity, pa.py_buffer(data)])
+
+
+_TIME_BUCKETS = pa.Array.from_buffers(pa.string(), 2, [None, pa.py_buffer(np.array([0, 8, 13], dtype=np.int32)),
+                                                        pa.py_buffer(b"off_peakprime")])   # pa.array() imports pandas
 
 
 def aggregate_range(con: duckdb.DuckDBPyConnection, start: date, end: date, *, tz: str, min_sample: int,
@@ -108,10 +152,10 @@ def _build_gaps(con: duckdb.DuckDBPyConnection, prime_slots: list[str], max_gap_
     t0_us, t1_us = np.datetime64(days[0][1], "us").astype(np.int64), d_t1[-1]
     polls = _arrow(con, "nightly_polls", t0=days[0][1], t1=days[-1][2])
     bid = polls.column("bucket_id").combine_chunks().dictionary_encode()
-    codes = np.asarray(bid.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
-    party = polls.column("party_size").to_numpy().astype(np.int64)
-    t = polls.column("started_at").to_numpy().astype("datetime64[us]").astype(np.int64)
-    tr = polls.column("trusted").to_numpy(zero_copy_only=False).astype(bool)
+    codes = _np(bid.indices)
+    party = _np(polls.column("party_size"))
+    t = _np(polls.column("started_at").cast(pa.timestamp("us")))
+    tr = _np(polls.column("trusted"), bool)
     # watched until the bucket's expiry guard starts (slot time - guard_minutes, local): later polls
     # judge nothing (slots leaving then are expiries) and their time is not observed time
     names = bid.dictionary.to_pylist()
@@ -162,16 +206,16 @@ def _build_gaps(con: duckdb.DuckDBPyConnection, prime_slots: list[str], max_gap_
     slot = np.array([n[11:16] in prime_slots for n in names], dtype=bool)
     c = codes[ti]
     tbl = pa.table({
-        "bucket_id": pa.DictionaryArray.from_arrays(pa.array(c.astype(np.int32)), bid.dictionary).cast(pa.string()),
-        "party_size": pa.array(party[ti].astype(np.int16)),
-        "time_bucket": pa.array(np.where(slot[c], "prime", "off_peak") if len(c) else np.array([], dtype=str)),
-        "t": pa.array(t_tr.astype("datetime64[us]")),
-        "next_t": pa.array(next_t.astype("datetime64[us]"), mask=~same_next),
-        "gap_s": pa.array(gap_s, mask=~same_next),
-        "valid": pa.array(valid),
-        "metric_date": pa.array(np.array([r[0] for r in days], dtype="datetime64[D]")[day_idx]),
-        "valid_s": pa.array(valid_s),
-        "cum": pa.array(cum),
+        "bucket_id": pa.DictionaryArray.from_arrays(_pa(c.astype(np.int32)), bid.dictionary).cast(pa.string()),
+        "party_size": _pa(party[ti].astype(np.int16)),
+        "time_bucket": pa.DictionaryArray.from_arrays(_pa(slot[c].astype(np.int32)), _TIME_BUCKETS).cast(pa.string()),
+        "t": _pa(t_tr.astype("datetime64[us]")),
+        "next_t": _pa(next_t.astype("datetime64[us]"), mask=~same_next),
+        "gap_s": _pa(gap_s, mask=~same_next),
+        "valid": _pa(valid),
+        "metric_date": _pa(np.array([r[0] for r in days], dtype="datetime64[D]")[day_idx]),
+        "valid_s": _pa(valid_s),
+        "cum": _pa(cum),
     })
     _register_temp(con, "nd_gaps", tbl)
 
@@ -222,16 +266,16 @@ def _rolling_km(con: duckdb.DuckDBPyConnection, a0: date, a1: date) -> None:
     n_days = (a1 - first).days
     prov = h.column("provider").combine_chunks().dictionary_encode()
     tb = h.column("time_bucket").combine_chunks().dictionary_encode()
-    p_code = np.asarray(prov.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
-    t_code = np.asarray(tb.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
-    vid = h.column("venue_id").to_numpy().astype(np.int64)
+    p_code = _np(prov.indices)
+    t_code = _np(tb.indices)
+    vid = _np(h.column("venue_id"))
     key = (p_code * 4 + t_code) * (1 << 40) + vid
     ukey, g = np.unique(key, return_inverse=True)
     g = g.astype(np.int64).ravel()
-    b = h.column("bin").to_numpy().astype(np.int64)
-    di = (h.column("metric_date").to_numpy().astype("datetime64[D]") - np.datetime64(first, "D")).astype(np.int64)
-    dv = h.column("d").to_numpy().astype(np.float64)
-    cv = h.column("c").to_numpy().astype(np.float64)
+    b = _np(h.column("bin"))
+    di = _np(h.column("metric_date").cast(pa.date32())) - int(np.datetime64(first, "D").astype(np.int64))
+    dv = _np(h.column("d"), np.float64)
+    cv = _np(h.column("c"), np.float64)
     n_g = len(ukey)
     order = np.argsort(di, kind="stable")
     di, g, b, dv, cv = di[order], g[order], b[order], dv[order], cv[order]
@@ -284,14 +328,14 @@ def _rolling_km(con: duckdb.DuckDBPyConnection, a0: date, a1: date) -> None:
     pt = uk // (1 << 40)
 
     def opt(x: np.ndarray) -> pa.Array:
-        return pa.array(x, mask=np.isnan(x))
+        return _pa(x, mask=np.isnan(x))
     tbl = pa.table({
-        "as_of": pa.array(cat["as_of"].astype("datetime64[D]")),
-        "window_days": pa.array(cat["window_days"].astype(np.int16)),
-        "provider": pa.DictionaryArray.from_arrays(pa.array((pt // 4).astype(np.int32)), prov.dictionary).cast(pa.string()),
-        "venue_id": pa.array(uk % (1 << 40)),
-        "time_bucket": pa.DictionaryArray.from_arrays(pa.array((pt % 4).astype(np.int32)), tb.dictionary).cast(pa.string()),
-        "n": pa.array(cat["n"]), "n_events": pa.array(cat["n_events"]),
+        "as_of": _pa(cat["as_of"].astype("datetime64[D]")),
+        "window_days": _pa(cat["window_days"].astype(np.int16)),
+        "provider": pa.DictionaryArray.from_arrays(_pa((pt // 4).astype(np.int32)), prov.dictionary).cast(pa.string()),
+        "venue_id": _pa((uk % (1 << 40)).astype(np.int64)),
+        "time_bucket": pa.DictionaryArray.from_arrays(_pa((pt % 4).astype(np.int32)), tb.dictionary).cast(pa.string()),
+        "n": _pa(cat["n"]), "n_events": _pa(cat["n_events"]),
         "km_median_s": opt(cat["km_median_s"]), "km_median_lo_s": opt(cat["km_median_lo_s"]),
         "km_median_hi_s": opt(cat["km_median_hi_s"]), "median_close_s": opt(cat["median_close_s"]),
     })
