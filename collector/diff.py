@@ -86,7 +86,8 @@ def diff(prev: Mapping[SlotKey, OpenState], curr: Collection[SlotKey], baseline:
       closed_hi - opened_hi and both bounds kept;
     - in prev and in curr across a gap longer than max_gap_s (outage, service down, unpolled
       hours): nobody saw whether it stayed open, so the interval ends 'censored' at its last
-      sighting and a 'resumed' interval with an unknown opening starts (no event: not a transition).
+      sighting and a 'resumed' interval with an unknown opening starts (no event: not a transition);
+      a slot first seen after such a gap is 'resumed' too, never a NEW_DROP (nobody saw it open).
     An untrusted poll returns an empty result: it moves nothing.
     """
     out = DiffResult()
@@ -105,6 +106,11 @@ def diff(prev: Mapping[SlotKey, OpenState], curr: Collection[SlotKey], baseline:
                 out.kept.append(key)
             continue
         iid = interval_id(key, poll_at)
+        if gap and not calibrating:
+            # first seen after an unobserved stretch: nobody saw it open, so it is neither a drop
+            # nor an alert; tracked with an unknown opening (left-censored), like a baseline slot
+            out.opened[key] = OpenState(iid, "resumed", None, poll_at, poll_at)
+            continue
         if calibrating:
             st = OpenState(iid, "baseline", None, poll_at, poll_at)
             kind: Kind = "BASELINE_AVAILABLE"

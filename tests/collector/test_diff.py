@@ -150,12 +150,23 @@ def test_no_interval_spans_an_unobserved_gap(seq):
                 assert not (e.state.opened_hi <= a and b <= e.closed_lo)
 
 
+@given(polls)
+def test_no_new_drop_across_an_unobserved_gap(seq):
+    out, *_ = run(seq, max_gap_s=300)
+    for _t, _tr, _s, d in out:
+        for x in d.transitions:
+            if x.kind == "NEW_DROP":
+                assert (x.observed_at - x.prev_poll_at).total_seconds() <= 300
+
+
 def test_gap_censors_and_resumes():
     a = KEYS[0]
-    out, prev, *_ = run([(frozenset(), True, 0), ({a}, True, 30), ({a}, True, 30), ({a}, True, 7200)],
+    b = KEYS[1]
+    out, prev, *_ = run([(frozenset(), True, 0), ({a}, True, 30), ({a}, True, 30), ({a, b}, True, 7200)],
                         n_calibration=1, max_gap_s=3600)
     last = out[-1][3]
     assert [e.end_reason for e in last.ended] == ["censored"]
     assert last.ended[0].closed_lo == T0 + timedelta(seconds=60)
     assert prev[a].source == "resumed" and prev[a].opened_lo is None
+    assert prev[b].source == "resumed" and prev[b].opened_lo is None   # first seen after the gap: not a drop
     assert last.transitions == []   # censoring is not a transition
