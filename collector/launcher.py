@@ -132,7 +132,7 @@ def history_plan(s: Settings, start: datetime, end: datetime) -> list[datetime]:
     return out
 
 
-FAR_EVERY = 12   # buckets beyond tomorrow are polled every 12th history round (6 h at the default 30 min)
+FAR_EVERY = 12   # buckets beyond tomorrow are polled every 12th history round (12 h at the default 1 h)
 
 
 def build_history(s: Settings, sim_url: str, start: datetime, end: datetime,

@@ -94,7 +94,7 @@ class Settings:
     sim_venues: int = _s(400, "Venues in the simulated market.", 1, 20000)
     sim_port: int = _s(8070, "Port of the simulated market; 0 picks a free port.", 0, 65535)
     history_days: int = _s(7, "Days of history built by fast-forwarding the simulator on first start.", 0, 60)
-    history_poll_interval_s: int = _s(1800, "Simulated seconds between history rounds: today's and tomorrow's buckets are polled every round, later dates every 12th (live polling uses bucket_cooldown_s).", 5, 86400)
+    history_poll_interval_s: int = _s(3600, "Simulated seconds between history rounds: today's and tomorrow's buckets are polled every round, later dates every 12th (live polling uses bucket_cooldown_s). Finer is truer and slower: 1800 doubles the first-run build.", 5, 86400)
     dashboard_port: int = _s(8501, "Port of the Streamlit dashboard; 0 picks a free port.", 0, 65535)
     log_level: str = _s("INFO", "Log level.", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
 
