@@ -106,7 +106,8 @@ def aggregate_range(con: duckdb.DuckDBPyConnection, start: date, end: date, *, t
     params = {"d0": start, "d1": end + timedelta(days=1), "tz": tz, "max_gap_s": float(max_gap_s),
               "prime_slots": list(prime_slots), "today": today or end + timedelta(days=1)}
     run_script(con, "nightly_prepare", **params)
-    _build_gaps(con, list(prime_slots), float(max_gap_s), tz, guard_minutes)
+    gaps = _build_gaps(con, list(prime_slots), float(max_gap_s), tz, guard_minutes)
+    _build_open(con, gaps)
     before = {t: _count_range(con, t, start, end) for t in DAILY_TABLES}
     run_script(con, "nightly_daily", **{k: v for k, v in params.items() if k in ("d0", "d1", "prime_slots", "max_gap_s")},
                min_sample=int(min_sample))
@@ -119,7 +120,7 @@ def aggregate_range(con: duckdb.DuckDBPyConnection, start: date, end: date, *, t
 
 def _register_temp(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:
     """CREATE OR REPLACE TEMP TABLE <name> from an Arrow table (name from the fixed nd_/rl_ set)."""
-    assert name in ("nd_gaps", "rl_km")
+    assert name in ("nd_gaps", "rl_km", "nd_open_in")
     con.register("_arrow_in", table)
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM _arrow_in")  # noqa: S608
@@ -137,7 +138,7 @@ def _arrow(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> pa.Table
 
 
 def _build_gaps(con: duckdb.DuckDBPyConnection, prime_slots: list[str], max_gap_s: float, tz: str = "UTC",
-                guard_minutes: int = DEFAULT_GUARD_MINUTES) -> None:
+                guard_minutes: int = DEFAULT_GUARD_MINUTES) -> dict[str, Any]:
     """temp.nd_gaps for the days in temp.nd_days (definition: nightly_prepare.sql header).
 
     One sort in numpy of the ~polls of the range instead of three partitioned window passes in SQL
@@ -218,6 +219,89 @@ def _build_gaps(con: duckdb.DuckDBPyConnection, prime_slots: list[str], max_gap_
         "cum": _pa(cum),
     })
     _register_temp(con, "nd_gaps", tbl)
+    return {"names": names, "key": k_tr, "t": t_tr, "cum": cum}
+
+
+def _build_open(con: duckdb.DuckDBPyConnection, gaps: dict[str, Any]) -> None:
+    """temp.nd_open: open time per venue, day, time bucket, party size (definition: nightly_daily.sql).
+
+    The intervals of the range (nightly_open_iv.sql) are merged into islands per (venue, bucket,
+    party size), split at day boundaries and measured as differences of nd_gaps.cum (the last gap
+    starting at or before the piece's end minus the last one starting before its start). Done with
+    one lexsort in numpy: the same computation as two partitioned window passes + two ASOF joins in
+    SQL, which cost ~2 s on a 10M-event day (~166k tiny partitions).
+    """
+    days = con.execute("SELECT t0, t1, metric_date FROM nd_days ORDER BY metric_date").fetchall()
+    d_t0 = np.array([r[0] for r in days], dtype="datetime64[us]").astype(np.int64)
+    d_t1 = np.array([r[1] for r in days], dtype="datetime64[us]").astype(np.int64)
+    d_md = np.array([r[2] for r in days], dtype="datetime64[D]")
+    iv = _arrow(con, "nightly_open_iv")
+    n = iv.num_rows
+    if n:
+        prov = iv.column("provider").combine_chunks().dictionary_encode()
+        bid = iv.column("bucket_id").combine_chunks().dictionary_encode()
+        tbk = iv.column("time_bucket").combine_chunks().dictionary_encode()
+        pc_, bc = _np(prov.indices), _np(bid.indices)
+        vid, party, tb = _np(iv.column("venue_id")), _np(iv.column("party_size")), _np(tbk.indices)
+        a = _np(iv.column("a").cast(pa.timestamp("us")))
+        z = _np(iv.column("z").cast(pa.timestamp("us")))
+        o = np.lexsort((z, a, party, bc, vid, pc_))
+        pc_, bc, vid, party, tb, a, z = (x[o] for x in (pc_, bc, vid, party, tb, a, z))
+        start = np.ones(n, dtype=bool)
+        start[1:] = (pc_[1:] != pc_[:-1]) | (vid[1:] != vid[:-1]) | (bc[1:] != bc[:-1]) | (party[1:] != party[:-1])
+        # running max of z inside each group: dense ranks offset by group, one maximum.accumulate
+        zu, zr = np.unique(z, return_inverse=True)
+        g = np.cumsum(start) - 1
+        cm = np.maximum.accumulate(g * (n + 1) + zr.ravel()) - g * (n + 1)
+        new_isl = start.copy()
+        new_isl[1:] |= a[1:] > zu[cm[:-1]]
+        first = np.flatnonzero(new_isl)
+        last = np.append(first[1:], n) - 1
+        ia, iz = a[first], zu[cm[last]]
+        # pieces: one per (island, day it touches)
+        f_day = np.searchsorted(d_t1, ia, side="right")
+        l_day = np.searchsorted(d_t0, iz, side="right") - 1
+        cnt = np.maximum(l_day - f_day + 1, 0)
+        rep = np.repeat(np.arange(len(first)), cnt)
+        day = np.repeat(f_day, cnt) + (np.arange(len(rep)) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+        row = first[rep]
+        a2 = np.maximum(ia[rep], d_t0[day])
+        z2 = np.minimum(iz[rep], d_t1[day] - 1)
+        # ASOF on nd_gaps (sorted by key, t): composite (key rank, t) so one searchsorted does it
+        names = {nm: i for i, nm in enumerate(gaps["names"])}
+        bmap = np.array([names.get(nm, -1) for nm in bid.dictionary.to_pylist()], dtype=np.int64)
+        qcode = bmap[bc[row]]
+        qkey = np.where(qcode >= 0, qcode * 1000 + party[row], -1)
+        gk, gt, gcum = gaps["key"], gaps["t"], gaps["cum"]
+        uk = np.unique(gk)
+        span = int(d_t1[-1] - d_t0[0]) + 2
+        base = int(d_t0[0])
+        comp = np.searchsorted(uk, gk) * span + (gt - base)
+        kr = np.searchsorted(uk, qkey)
+        found = (kr < len(uk)) & (uk[np.minimum(kr, max(len(uk) - 1, 0))] == qkey) if len(uk) else np.zeros(len(row), bool)
+
+        def asof(tq: np.ndarray, side: str) -> np.ndarray:
+            i = np.searchsorted(comp, kr * span + (tq - base), side=side) - 1
+            ok = found & (i >= 0)
+            ok[ok] &= gk[i[ok]] == qkey[ok]
+            return np.where(ok, gcum[np.maximum(i, 0)] if len(gcum) else 0.0, 0.0)
+        open_s = np.maximum(asof(z2, "right") - asof(a2, "left"), 0.0)
+        tbl = pa.table({
+            "provider": pa.DictionaryArray.from_arrays(_pa(pc_[row].astype(np.int32)), prov.dictionary).cast(pa.string()),
+            "venue_id": _pa(vid[row]),
+            "metric_date": _pa(d_md[day]),
+            "time_bucket": pa.DictionaryArray.from_arrays(_pa(tb[first][rep].astype(np.int32)), tbk.dictionary).cast(pa.string()),
+            "party_size": _pa(party[row].astype(np.int16)),
+            "open_s": _pa(open_s),
+        })
+    else:
+        tbl = pa.table({"provider": pa.array([], pa.string()), "venue_id": pa.array([], pa.int64()),
+                        "metric_date": pa.array([], pa.date32()), "time_bucket": pa.array([], pa.string()),
+                        "party_size": pa.array([], pa.int16()), "open_s": pa.array([], pa.float64())})
+    _register_temp(con, "nd_open_in", tbl)
+    con.execute("CREATE OR REPLACE TEMP TABLE nd_open AS SELECT provider, venue_id, metric_date, time_bucket, party_size, "
+                "sum(open_s) AS open_s FROM nd_open_in GROUP BY ALL")
+    con.execute("DROP TABLE nd_open_in")
 
 
 def aggregate_day(con: duckdb.DuckDBPyConnection, day: date, *, tz: str, min_sample: int,

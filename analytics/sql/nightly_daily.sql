@@ -39,51 +39,11 @@ SELECT d.metric_date, d.weekday, coalesce(pl.tr, 0), coalesce(pl.un, 0),
          OR coalesce(g.excl, 0) >= 0.05 * (coalesce(g.obs, 0) + coalesce(g.excl, 0))
 FROM nd_days d LEFT JOIN pl USING (metric_date) LEFT JOIN g USING (metric_date);
 
--- Open time per venue, day, time bucket, party size (islands of overlapping intervals merged per
--- venue and bucket, split at day boundaries, measured as differences of nd_gaps.cum).
--- (pieces are materialised first: over a CTE the planner under-estimates them and picks the
--- nested-loop ASOF join, 50x slower)
-CREATE OR REPLACE TEMP TABLE nd_pieces AS
-WITH b AS (SELECT min(t0) AS t0, max(t1) AS t1 FROM nd_days),
-iv AS (
-    SELECT provider, venue_id, bucket_id, party_size, time_bucket, opened_hi AS a, closed_lo AS z
-    FROM nd_iv, b WHERE closed_lo >= b.t0 AND opened_hi < b.t1
-),
-m AS (
-    SELECT *, max(z) OVER (PARTITION BY provider, venue_id, bucket_id, party_size ORDER BY a, z
-                           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_max
-    FROM iv
-),
-s AS (
-    SELECT *, sum(CASE WHEN prev_max IS NULL OR a > prev_max THEN 1 ELSE 0 END)
-              OVER (PARTITION BY provider, venue_id, bucket_id, party_size ORDER BY a, z ROWS UNBOUNDED PRECEDING) AS island
-    FROM m
-),
-isl AS (
-    SELECT provider, venue_id, bucket_id, party_size, any_value(time_bucket) AS time_bucket, min(a) AS a, max(z) AS z
-    FROM s GROUP BY provider, venue_id, bucket_id, party_size, island
-),
-pieces AS (
-    SELECT i.provider, i.venue_id, i.bucket_id, i.party_size, i.time_bucket, d.metric_date,
-           greatest(i.a, d.t0) AS a2, least(i.z, d.t1 - INTERVAL 1 MICROSECOND) AS z2
-    FROM isl i JOIN nd_days d ON i.a < d.t1 AND i.z >= d.t0
-)
-SELECT * FROM pieces;
-
-CREATE OR REPLACE TEMP TABLE nd_open AS
-WITH hi AS (
-    SELECT p.*, g.cum AS cum_hi
-    FROM nd_pieces p ASOF LEFT JOIN nd_gaps g
-      ON p.bucket_id = g.bucket_id AND p.party_size = g.party_size AND p.z2 >= g.t
-),
-lo AS (
-    SELECT h.*, g.cum AS cum_lo
-    FROM hi h ASOF LEFT JOIN nd_gaps g
-      ON h.bucket_id = g.bucket_id AND h.party_size = g.party_size AND h.a2 > g.t
-)
-SELECT provider, venue_id, metric_date, time_bucket, party_size,
-       sum(greatest(coalesce(cum_hi, 0) - coalesce(cum_lo, 0), 0)) AS open_s
-FROM lo GROUP BY provider, venue_id, metric_date, time_bucket, party_size;
+-- Open time per venue, day, time bucket, party size: temp.nd_open, built before this script by
+-- analytics.nightly._build_open from nightly_open_iv.sql rows (islands of overlapping intervals
+-- merged per venue and (bucket, party size), split at day boundaries, measured as differences of
+-- nd_gaps.cum: the last gap starting at or before the piece's end minus the last one starting
+-- before its start), in numpy: two partitioned window passes + two ASOF joins here cost ~2 s a day.
 
 -- Interval facts per day: drops by opened_hi, closes by closed_hi, censored ends by ended_at.
 -- Timed = the opening AND the close are each bracketed by trusted polls at most <max_gap_s> apart
