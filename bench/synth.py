@@ -372,7 +372,9 @@ def make_synthetic_db(path: str | Path, *, venues: int = 400, days: int = 14, ev
                    time_bucket, source, is_release, opened_lo, opened_hi, closed_lo, closed_hi, end_reason,
                    epoch(closed_hi) - epoch(opened_hi), opened_local,
                    coalesce(closed_hi, closed_lo)   -- ended_at: the poll that saw the end
-            FROM syn_iv3 WHERE NOT still_open""")
+            FROM syn_iv3 WHERE NOT still_open
+            -- in the order the collector appends them: each poll writes the intervals it saw end
+            ORDER BY coalesce(closed_hi, closed_lo), interval_id""")
         con.execute("""
             INSERT INTO open_slots
             SELECT 'resy', venue_id, slot_date, slot_time, party_size, table_type, bucket_id, interval_id, source,
