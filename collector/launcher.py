@@ -26,7 +26,7 @@ import httpx
 
 from collector.buckets import local_today, to_local
 from collector.clock import ManualClock, utcnow
-from collector.settings import Settings
+from collector.settings import SETTINGS_FIELDS, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,10 +52,9 @@ def dashboard_command(s: Settings, port: int) -> list[str]:
 def env_for(s: Settings) -> dict[str, str]:
     """Child processes get the resolved settings as TABLEPULSE_* variables (one source of truth)."""
     env = dict(os.environ)
-    for name, value in s.public_items().items():
-        raw = getattr(s, name)
+    for name in SETTINGS_FIELDS:
+        raw = getattr(s, name)   # real values (secrets too): children need them; never logged
         env[f"TABLEPULSE_{name.upper()}"] = ",".join(map(str, raw)) if isinstance(raw, list) else str(raw)
-        del value
     env.pop("TABLEPULSE_CONFIG", None)
     env["PYTHONUNBUFFERED"] = "1"
     return env
