@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -164,19 +164,21 @@ class Service:
         hh, mm = map(int, self.settings.nightly_at.split(":"))
         if (local.hour, local.minute) < (hh, mm):
             return
-        day = local_today(now, self.settings.timezone) - timedelta(days=1)
+        yesterday = local_today(now, self.settings.timezone) - timedelta(days=1)
         with self.store.cursor() as cur:
             rows = cur.execute("SELECT value FROM service_state WHERE key = 'nightly_last_day'").fetchall()
-        if rows and rows[0][0] >= day.isoformat():
-            return
-        self.run_nightly(day)
+        last = date.fromisoformat(rows[0][0]) if rows else yesterday - timedelta(days=1)
+        # catch up every night missed while the service was down (raw events are kept that long)
+        day = max(last + timedelta(days=1), yesterday - timedelta(days=self.settings.raw_retention_days - 1))
+        while day <= yesterday and not self.stop_event.is_set():
+            self.run_nightly(day)
+            day += timedelta(days=1)
 
-    def run_nightly(self, day: Any) -> dict[str, Any]:
+    def run_nightly(self, day: date) -> dict[str, Any]:
+        from collector.launcher import mark_nightly
         from collector.nightly import run_nightly
 
         t0 = time.perf_counter()
-        from collector.launcher import mark_nightly
-
         result = run_nightly(self.store, day, self.settings, self.clock.now())
         mark_nightly(self.store, day)
         self.last_nightly = {"day": day.isoformat(), "seconds": round(time.perf_counter() - t0, 3)}
