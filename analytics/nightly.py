@@ -22,7 +22,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import duckdb
@@ -280,7 +280,7 @@ def _build_open(con: duckdb.DuckDBPyConnection, gaps: dict[str, Any]) -> None:
         kr = np.searchsorted(uk, qkey)
         found = (kr < len(uk)) & (uk[np.minimum(kr, max(len(uk) - 1, 0))] == qkey) if len(uk) else np.zeros(len(row), bool)
 
-        def asof(tq: np.ndarray, side: str) -> np.ndarray:
+        def asof(tq: np.ndarray, side: Literal["left", "right"]) -> np.ndarray:
             i = np.searchsorted(comp, kr * span + (tq - base), side=side) - 1
             ok = found & (i >= 0)
             ok[ok] &= gk[i[ok]] == qkey[ok]
