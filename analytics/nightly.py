@@ -113,17 +113,27 @@ def aggregate_range(con: duckdb.DuckDBPyConnection, start: date, end: date, *, t
                min_sample=int(min_sample))
     out = {t: _count_range(con, t, start, end) for t in DAILY_TABLES}
     out["replaced"] = sum(before.values())
-    for t in ("nd_days", "nd_gaps", "nd_iv", "nd_pieces", "nd_open", "nd_facts"):
-        con.execute(f"DROP TABLE IF EXISTS temp.{t}")  # fixed names
+    for t in SCRATCH_TABLES:
+        con.execute("DROP TABLE IF EXISTS temp." + _ident(t, SCRATCH_TABLES))
     return out
+
+
+SCRATCH_TABLES = ("nd_days", "nd_gaps", "nd_iv", "nd_pieces", "nd_open", "nd_facts")
+
+
+def _ident(name: str, allowed: Sequence[str]) -> str:
+    """A table name for SQL text: only names from a fixed allow-list ever reach a statement."""
+    if name not in allowed:
+        raise ValueError(f"table {name!r} is not one of {', '.join(allowed)}")
+    return '"' + name + '"'
 
 
 def _register_temp(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:
     """CREATE OR REPLACE TEMP TABLE <name> from an Arrow table (name from the fixed nd_/rl_ set)."""
-    assert name in ("nd_gaps", "rl_km", "nd_open_in")
     con.register("_arrow_in", table)
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM _arrow_in")  # noqa: S608
+        con.execute("CREATE OR REPLACE TEMP TABLE " + _ident(name, ("nd_gaps", "rl_km", "nd_open_in"))
+                    + " AS SELECT * FROM _arrow_in")  # noqa: S608 - identifier checked by _ident
     finally:
         con.unregister("_arrow_in")
 
@@ -463,10 +473,8 @@ def recompute(con: duckdb.DuckDBPyConnection, *, tz: str, min_sample: int, today
     deleted, so the result equals running the nightly job for each day in turn.
     """
     span = data_days(con, tz)
-    for t in DAILY_TABLES:
-        con.execute(f"DELETE FROM {t}")  # fixed names  # noqa: S608
-    for t in ROLLING_TABLES:
-        con.execute(f"DELETE FROM {t}")  # noqa: S608
+    for t in (*DAILY_TABLES, *ROLLING_TABLES):
+        con.execute("DELETE FROM " + _ident(t, (*DAILY_TABLES, *ROLLING_TABLES)))  # noqa: S608 - allow-listed
     out: dict[str, Any] = {"days": 0, "rows": 0}
     if span is None:
         return out
