@@ -133,7 +133,7 @@ def _register_temp(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -
     con.register("_arrow_in", table)
     try:
         con.execute("CREATE OR REPLACE TEMP TABLE " + _ident(name, ("nd_gaps", "rl_km", "nd_open_in"))
-                    + " AS SELECT * FROM _arrow_in")  # noqa: S608 - identifier checked by _ident
+                    + " AS SELECT * FROM _arrow_in")
     finally:
         con.unregister("_arrow_in")
 
