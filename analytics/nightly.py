@@ -132,8 +132,8 @@ def _register_temp(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -
     """CREATE OR REPLACE TEMP TABLE <name> from an Arrow table (name from the fixed nd_/rl_ set)."""
     con.register("_arrow_in", table)
     try:
-        con.execute("CREATE OR REPLACE TEMP TABLE " + _ident(name, ("nd_gaps", "rl_km", "nd_open_in"))
-                    + " AS SELECT * FROM _arrow_in")
+        target = _ident(name, ("nd_gaps", "rl_km", "nd_open_in"))
+        con.execute("CREATE OR REPLACE TEMP TABLE " + target + " AS SELECT * FROM _arrow_in")  # noqa: S608
     finally:
         con.unregister("_arrow_in")
 
