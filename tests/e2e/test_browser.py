@@ -82,6 +82,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
 def test_browser_walkthrough(served: tuple[str, Path], tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
+    # assertions wait as long as actions: a fresh Streamlit process's first render (imports, first
+    # query) can take well over expect's 5 s default on a 2-core CI machine
+    expect.set_options(timeout=30_000)
     base, db = served
     shots = tmp_path / "screenshots"
     shots.mkdir()
