@@ -164,7 +164,6 @@ def build_history(s: Settings, sim_url: str, start: datetime, end: datetime,
                 today = local_today(t, s.timezone)
                 while day < today:
                     run_nightly(store, day, s, t)
-                    mark_nightly(store, day)
                     stats["nightly_days"] += 1
                     day += timedelta(days=1)
                 near_until = today + timedelta(days=1)
@@ -185,12 +184,6 @@ def build_history(s: Settings, sim_url: str, start: datetime, end: datetime,
         provider.close()
         store.close()
     return stats
-
-
-def mark_nightly(store: Any, day: date) -> None:
-    """Record that the nightly job ran for `day` (the service then skips it)."""
-    store.write(lambda c: c.execute("INSERT OR REPLACE INTO service_state VALUES ('nightly_last_day', $d, $t)",
-                                    {"d": day.isoformat(), "t": utcnow()}))
 
 
 def db_has_history(path: str) -> bool:

@@ -36,6 +36,25 @@ def _prime(settings: Settings) -> list[str]:
     return list(settings.prime_time_slots)
 
 
+def metric_params(settings: Settings) -> dict[str, Any]:
+    """The settings every metric computation takes (one place: a new knob is added once)."""
+    return {"tz": settings.timezone, "min_sample": settings.min_sample, "prime_slots": _prime(settings),
+            "guard_minutes": settings.expiry_guard_minutes, "max_gap_s": settings.max_gap_s}
+
+
+def _rows_written(result: dict[str, Any]) -> int:
+    """Rows an aggregate_day call wrote (its per-table counts; 'replaced' counts what it deleted)."""
+    return sum(v for k, v in result.items() if isinstance(v, int) and k != "replaced")
+
+
+def mark_nightly(store: Store, day: date) -> None:
+    """Record that the nightly job ran for `day` (the service's trigger then skips it)."""
+    from collector.clock import utcnow
+
+    store.write(lambda c: c.execute("INSERT OR REPLACE INTO service_state VALUES ('nightly_last_day', $d, $t)",
+                                    {"d": day.isoformat(), "t": utcnow()}))
+
+
 def _log_run(con: duckdb.DuckDBPyConnection, kind: str, day: date | None, now: datetime, out: dict[str, Any],
              t0: float, status: str = "ok", detail: str | None = None) -> None:
     con.execute(
@@ -75,7 +94,7 @@ def run_nightly(store: Store, day: date, settings: Settings, now: datetime,
                 progress: Progress | None = None) -> dict[str, Any]:
     """The nightly job for the completed local ``day`` (normally yesterday), run at ``now`` (UTC)."""
     t0 = time.perf_counter()
-    tz, ms = settings.timezone, settings.min_sample
+    tz, params = settings.timezone, metric_params(settings)
     today = local_today(now, tz)
     cutoff = today - timedelta(days=settings.raw_retention_days)
     out: dict[str, Any] = {"day": day, "today": today, "cutoff": cutoff, "rows": 0}
@@ -86,12 +105,10 @@ def run_nightly(store: Store, day: date, settings: Settings, now: datetime,
         pending = [d for d in an.days_pending_prune(con, cutoff, tz) if d < today and d != day]
         res: dict[str, Any] = {"rows": 0, "extra_days": pending}
         for d in pending:
-            r = an.aggregate_day(con, d, tz=tz, min_sample=ms, today=today, prime_slots=_prime(settings),
-                              guard_minutes=settings.expiry_guard_minutes, max_gap_s=settings.max_gap_s)
-            res["rows"] += sum(v for k, v in r.items() if isinstance(v, int) and k != "replaced")
-        r = an.aggregate_day(con, day, tz=tz, min_sample=ms, today=today, prime_slots=_prime(settings),
-                              guard_minutes=settings.expiry_guard_minutes, max_gap_s=settings.max_gap_s)
-        res["rows"] += sum(v for k, v in r.items() if isinstance(v, int) and k != "replaced")
+            r = an.aggregate_day(con, d, today=today, **params)
+            res["rows"] += _rows_written(r)
+        r = an.aggregate_day(con, day, today=today, **params)
+        res["rows"] += _rows_written(r)
         res["partial"] = r["partial"]
         return res
     a = store.write(agg, timeout=None)
@@ -111,6 +128,7 @@ def run_nightly(store: Store, day: date, settings: Settings, now: datetime,
     if progress:
         progress(4, steps, "rolled bucket window")
     store.write(lambda con: _log_run(con, "nightly", day, now, out, t0), timeout=None)
+    mark_nightly(store, day)
     out["duration_s"] = time.perf_counter() - t0
     return out
 
@@ -175,10 +193,8 @@ def cli_aggregate(settings: Settings, date: date | None = None, date_from: date 
             d = d0 + timedelta(days=i)
 
             def job(con: duckdb.DuckDBPyConnection, d: Date = d) -> int:
-                r = an.aggregate_day(con, d, tz=settings.timezone, min_sample=settings.min_sample,
-                                     today=today, prime_slots=_prime(settings),
-                                     guard_minutes=settings.expiry_guard_minutes, max_gap_s=settings.max_gap_s)
-                return sum(v for k, v in r.items() if isinstance(v, int) and k != "replaced")
+                r = an.aggregate_day(con, d, today=today, **metric_params(settings))
+                return _rows_written(r)
             rows += store.write(job, timeout=None)
             bar(i + 1, n, f"aggregated {d}")
         store.write(lambda con: _log_run(con, "aggregate", d1, now, {"rows": rows}, t0), timeout=None)
@@ -199,9 +215,7 @@ def cli_recompute(settings: Settings, now: datetime | None = None) -> int:
     bar = TextProgress()
     t0 = time.perf_counter()
     try:
-        out = store.write(lambda con: an.recompute(con, tz=settings.timezone, min_sample=settings.min_sample,
-                                                   today=today, prime_slots=_prime(settings), progress=bar,
-                                                   guard_minutes=settings.expiry_guard_minutes, max_gap_s=settings.max_gap_s),
+        out = store.write(lambda con: an.recompute(con, today=today, progress=bar, **metric_params(settings)),
                           timeout=None)
         store.write(lambda con: _log_run(con, "recompute", out.get("last"), now, out, t0), timeout=None)
         print(f"recomputed {out.get('days', 0)} day(s): {out.get('rows', 0)} rows in "

@@ -175,12 +175,10 @@ class Service:
             day += timedelta(days=1)
 
     def run_nightly(self, day: date) -> dict[str, Any]:
-        from collector.launcher import mark_nightly
         from collector.nightly import run_nightly
 
         t0 = time.perf_counter()
         result = run_nightly(self.store, day, self.settings, self.clock.now())
-        mark_nightly(self.store, day)
         self.last_nightly = {"day": day.isoformat(), "seconds": round(time.perf_counter() - t0, 3)}
         self.scheduler.refresh()
         self._background(self.publish)()

@@ -6,7 +6,7 @@ from datetime import date, datetime
 import duckdb
 
 from collector.clock import ManualClock
-from collector.launcher import mark_nightly
+from collector.nightly import mark_nightly
 from collector.service import Service
 from collector.settings import Settings
 from simulator.model import Market
