@@ -160,15 +160,20 @@ class Poller:
 
     # -- the public entry point -----------------------------------------------------------
     def poll(self, spec: BucketSpec) -> PollSummary:
+        return self.apply(*self._fetch(spec))
+
+    def _fetch(self, spec: BucketSpec) -> tuple[BucketSpec, PollResult, datetime, datetime]:
+        """One provider search, timed on the injected clock; a provider bug becomes an untrusted poll
+        (it must never read as "everything closed")."""
         started = self.clock.now()
         t0 = _time.perf_counter()
         try:
             res = self.provider.search(spec.bucket_date, spec.time_slot, spec.party_size)
-        except Exception as e:  # a provider bug must never read as "everything closed"
+        except Exception as e:
             log.exception("provider raised on %s/%s", spec.bucket_id, spec.party_size)
             res = PollResult(Outcome.NETWORK_ERROR, {}, {}, detail=f"provider raised {type(e).__name__}: {e}")
         res.latency_ms = res.latency_ms or (_time.perf_counter() - t0) * 1000
-        return self.apply(spec, res, started, self.clock.now())
+        return spec, res, started, self.clock.now()
 
     def apply(self, spec: BucketSpec, res: PollResult, started: datetime, finished: datetime) -> PollSummary:
         """Diff one poll result (trusted or not) and write it; returns after its COMMIT."""
@@ -177,15 +182,7 @@ class Poller:
     def poll_many(self, specs: list[BucketSpec], pool: Any) -> list[PollSummary]:
         """Fetch several buckets concurrently, then diff and write them all in one commit (fast-forward
         history: the same parse, diff and store path as live polls, one transaction per round)."""
-        def fetch(spec: BucketSpec) -> tuple[BucketSpec, PollResult, datetime, datetime]:
-            started = self.clock.now()
-            try:
-                res = self.provider.search(spec.bucket_date, spec.time_slot, spec.party_size)
-            except Exception as e:
-                log.exception("provider raised on %s/%s", spec.bucket_id, spec.party_size)
-                res = PollResult(Outcome.NETWORK_ERROR, {}, {}, detail=f"provider raised {type(e).__name__}: {e}")
-            return spec, res, started, self.clock.now()
-        return self.apply_many(list(pool.map(fetch, specs)))
+        return self.apply_many(list(pool.map(self._fetch, specs)))
 
     def apply_many(self, polls: list[tuple[BucketSpec, PollResult, datetime, datetime]]) -> list[PollSummary]:
         computed = []
