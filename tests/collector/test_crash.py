@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,38 +21,22 @@ import duckdb
 import httpx
 import pytest
 
+from collector.launcher import free_port, wait_http
+
 ROOT = Path(__file__).resolve().parents[2]
 KILLS = 20
 SKEW_TOLERANCE_S = 30   # one wall second at 30x
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, f"process exited early ({proc.returncode})"
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise TimeoutError(url)
-
-
 @pytest.fixture
 def market(tmp_path):
-    port = _free_port()
+    port = free_port(0)
     start = datetime(2026, 11, 3, 21, 0)   # 16:00 in New York: evening cancellations ahead
     proc = subprocess.Popen([sys.executable, "-m", "simulator", "serve", "--port", str(port), "--venues", "25",
                              "--seed", "3", "--speed", "30", "--start", start.isoformat()],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    _wait(url + "/_sim/health", proc)
+    wait_http(url + "/_sim/health", timeout=30, proc=proc)
     yield url, start
     proc.send_signal(signal.SIGTERM)
     proc.wait(10)
