@@ -39,7 +39,8 @@ DEFAULT_MAX_GAP_S = 3600.0    # a gap between two trusted polls longer than this
 DEFAULT_PRIME_SLOTS = ("19:00",)
 DEFAULT_GUARD_MINUTES = 60    # Settings.expiry_guard_minutes: a bucket is watched until slot time - this
 WINDOWS = (7, 14)
-DAILY_TABLES = ("day_quality", "venue_daily", "venue_daily_hist", "market_daily", "supply_daily")
+DAILY_TABLES = ("day_quality", "venue_daily", "venue_daily_hist", "market_daily", "supply_daily",
+                "market_daily_hist")
 ROLLING_TABLES = ("venue_rolling", "venue_rolling_party", "market_rolling", "supply_compression")
 
 
@@ -111,6 +112,7 @@ def aggregate_range(con: duckdb.DuckDBPyConnection, start: date, end: date, *, t
     before = {t: _count_range(con, t, start, end) for t in DAILY_TABLES}
     run_script(con, "nightly_daily", **{k: v for k, v in params.items() if k in ("d0", "d1", "prime_slots", "max_gap_s")},
                min_sample=int(min_sample))
+    run_script(con, "nightly_market_hist", d0=params["d0"], d1=params["d1"])
     out = {t: _count_range(con, t, start, end) for t in DAILY_TABLES}
     out["replaced"] = sum(before.values())
     for t in SCRATCH_TABLES:

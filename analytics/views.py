@@ -131,10 +131,18 @@ def ranking(con: duckdb.DuckDBPyConnection, f: Filters, min_n: int) -> pd.DataFr
 
 
 def hist(con: duckdb.DuckDBPyConnection, f: Filters, split: str = "none") -> pd.DataFrame:
-    """Merged log-binned time-to-close histogram per group (closed and censored counts)."""
+    """Merged log-binned time-to-close histogram per group (closed and censored counts).
+
+    Market-wide from the per-day market rollup (market_daily_hist); one venue's (``f.venue_id``) from
+    venue_daily_hist.
+    """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    return _df(con, "dash_hist", split=split, **f.params())
+    p = f.params()
+    if f.venue_id is None:
+        p.pop("venue_id")
+        return _df(con, "dash_hist", split=split, **p)
+    return _df(con, "dash_venue_hist", split=split, **p)
 
 
 def survival(h: pd.DataFrame) -> pd.DataFrame:
