@@ -87,28 +87,45 @@ def venues(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 # --- market pulse ---------------------------------------------------------------------------
 
-def open_now(con: duckdb.DuckDBPyConnection, f: Filters, now: datetime, sources: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Slots open as of their bucket's last trusted poll, with age in seconds against ``now``."""
+OPEN_CLASSES = ("just", "still", "baseline")
+
+
+def open_now(con: duckdb.DuckDBPyConnection, f: Filters, now: datetime, window_s: int,
+             limit: int = 500) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Slots open as of their bucket's last trusted poll, with age in seconds against ``now``.
+
+    Returns (rows, counts): at most ``limit`` newest rows per class ('just': NEW_DROPs first seen
+    within ``window_s``; 'still': older NEW_DROPs; 'baseline': open since calibration or reopened)
+    and every class's full count under the filters.
+    """
     p = f.params()
-    return _df(con, "dash_open_now", as_of=now, sources=list(sources) or None, hoods=p["hoods"],
-               prices=p["prices"], time_bucket=p["time_bucket"], parties=p["parties"])
+    df = _df(con, "dash_open_now", as_of=now, window_s=int(window_s), limit=int(limit), hoods=p["hoods"],
+             prices=p["prices"], time_bucket=p["time_bucket"], parties=p["parties"])
+    counts = {c: 0 for c in OPEN_CLASSES}
+    counts.update({str(k): int(v) for k, v in df.groupby("cls")["n_class"].first().items()})
+    return df, counts
 
 
-def drops_by_day(con: duckdb.DuckDBPyConnection, d0: date, d1: date) -> pd.DataFrame:
-    """NEW_DROP events per venue-local day from the raw events (retention window only)."""
-    return _df(con, "dash_drops_by_day", d0=d0, d1=d1)
+def last_aggregated_day(con: duckdb.DuckDBPyConnection) -> date | None:
+    """The last day the nightly job has aggregated (None before its first run)."""
+    row = run(con, "dash_data_span").fetchone()
+    return row[1] if row else None
 
 
-def typical_day(con: duckdb.DuckDBPyConnection, d0: date, d1: date) -> pd.DataFrame:
-    """Market NEW_DROP totals per complete (non-partial) aggregated day in [d0, d1]."""
-    return _df(con, "dash_typical_day", d0=d0, d1=d1)
+def daily_drops(con: duckdb.DuckDBPyConnection, d0: date, d1: date) -> pd.DataFrame:
+    """Market NEW_DROPs per venue-local day in [d0, d1]: aggregated days from market_daily (with
+    their partial flag), days after the last aggregated one from the raw events (src 'raw')."""
+    last = last_aggregated_day(con)
+    raw_from = d0 if last is None else max(d0, last + timedelta(days=1))
+    return _df(con, "dash_daily_drops", d0=d0, d1=d1, raw_from=raw_from if raw_from <= d1 else None)
 
 
-def today_vs_typical(con: duckdb.DuckDBPyConnection, today: date, lookback_days: int = 28) -> dict[str, Any]:
-    """Today's NEW_DROPs so far (raw events) and the median complete day before (aggregates)."""
-    t = drops_by_day(con, today, today)
-    today_n = int(t["drops"].sum()) if len(t) else 0
-    past = typical_day(con, today - timedelta(days=lookback_days), today - timedelta(days=1))
+def today_vs_typical(daily: pd.DataFrame, today: date) -> dict[str, Any]:
+    """Today's NEW_DROPs so far and the median complete (non-partial, aggregated) day before it,
+    from a daily_drops frame."""
+    day = pd.to_datetime(daily["day"]).dt.date
+    today_n = int(daily.loc[day == today, "drops"].sum())
+    past = daily[(day < today) & (daily["src"] == "aggregate") & ~daily["partial"].fillna(True).astype(bool)]
     return {"today": today_n, "typical": float(past["drops"].median()) if len(past) else None,
             "n_days": int(len(past))}
 

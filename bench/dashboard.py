@@ -73,8 +73,8 @@ def pages(con: duckdb.DuckDBPyConnection) -> dict[str, Callable[[duckdb.DuckDBPy
 
     def pulse(c: duckdb.DuckDBPyConnection) -> None:
         shell(c)
-        views.open_now(c, f, now, ("drop",)), views.open_now(c, f, now, ("baseline", "reopen"))
-        views.today_vs_typical(c, last), views.drops_by_day(c, last - timedelta(days=28), last)
+        views.open_now(c, f, now, 15 * 60, 500)
+        views.today_vs_typical(views.daily_drops(c, last - timedelta(days=28), last), last)
 
     def hardest(c: duckdb.DuckDBPyConnection) -> None:
         shell(c)

@@ -26,8 +26,7 @@ __all__ = ["Filters", "NoDatabase", "call", "settings", "paths", "clear"]
 # Loaders the pages may call through `call` (an allow-list: names never come from user input,
 # but this keeps the cached entry point from reaching anything else in analytics.views).
 _LOADERS = {
-    "as_of", "freshness", "data_span", "filter_options", "venues", "open_now", "today_vs_typical",
-    "drops_by_day", "typical_day", "ranking", "hist", "venue_daily", "market_cells", "days",
+    "as_of", "freshness", "data_span", "filter_options", "venues", "open_now", "daily_drops", "ranking", "hist", "venue_daily", "market_cells", "days",
     "market_rolling", "supply", "venue_heatmap", "venue_intervals", "inventory", "poll_span",
     "poll_health", "poll_gaps", "service_state", "funnel",
 }

@@ -8,8 +8,11 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from analytics import views
 from dashboard import data
 from dashboard.components import charts, filters, guard, notes
+
+ROWS = 500   # rows per table; the metrics above count every open slot
 
 st.title("Market pulse")
 f = filters.current()
@@ -22,19 +25,24 @@ assert now_local is not None
 
 window = st.slider("“Just opened” means first seen in the last … minutes", 5, 120, 15, step=5,
                    key="window", bind="query-params")
-slots = guard.load("open_now", f, as_of, ("drop",))
+slots, counts = guard.load("open_now", f, as_of, window * 60, ROWS)
 cols = ["venue", "neighborhood", "price_range", "slot_date", "slot_time", "party_size", "time_bucket",
         "age_min", "opened_at", "venue_id"]
 slots = slots.assign(age_min=(slots["age_s"] / 60.0).round(1))
-just = slots[slots["age_s"] <= window * 60][cols]
-still = slots[slots["age_s"] > window * 60][cols]
+just = slots[slots["cls"] == "just"][cols]
+still = slots[slots["cls"] == "still"][cols]
 
 c1, c2, c3 = st.columns(3)
-c1.metric("Just opened", f"{len(just):,}", help=f"NEW_DROP slots first seen in the last {window} min and still open")
-c2.metric("Still open (older drops)", f"{len(still):,}")
-baseline_open = guard.load("open_now", f, as_of, ("baseline", "reopen"))
-c3.metric("Open since baseline", f"{len(baseline_open):,}",
-          help="Slots open since the bucket's calibration polls (not drops)")
+c1.metric("Just opened", f"{counts['just']:,}", help=f"NEW_DROP slots first seen in the last {window} min and still open")
+c2.metric("Still open (older drops)", f"{counts['still']:,}")
+c3.metric("Open since baseline", f"{counts['baseline']:,}",
+          help="Slots open since the bucket's calibration polls, or reopened (not drops)")
+
+
+def shown_of(cls: str) -> str:
+    n = counts[cls]
+    return f"; the {ROWS:,} newest of {n:,} shown" if n > ROWS else ""
+
 
 colcfg = {
     "venue": st.column_config.TextColumn("Venue"),
@@ -51,25 +59,26 @@ if just.empty:
 else:
     st.dataframe(just, hide_index=True, width="stretch", column_config=colcfg, key="just_opened")
 notes.caption(f"NEW_DROP slots open now and first seen in the last {window} min; age = data time minus "
-              "first trusted poll that saw the slot", len(just))
+              f"first trusted poll that saw the slot{shown_of('just')}", counts["just"])
 
 st.subheader("Still open")
 if still.empty:
     notes.empty("older open drops", "every open drop matching the filters is fresh, or none is open.")
 else:
-    st.dataframe(still.sort_values("age_min"), hide_index=True, width="stretch", column_config=colcfg,
+    st.dataframe(still, hide_index=True, width="stretch", column_config=colcfg,
                  key="still_open")
-notes.caption("NEW_DROP slots still open at the last trusted poll and older than the window", len(still))
+notes.caption(f"NEW_DROP slots still open at the last trusted poll and older than the window{shown_of('still')}",
+              counts["still"])
 
 st.subheader("Today against a typical day")
 today = now_local.date()
-tv = guard.load("today_vs_typical", today)
+series = guard.load("daily_drops", today - timedelta(days=28), today)
+tv = views.today_vs_typical(series, today)
 c1, c2 = st.columns(2)
 c1.metric(f"Drops today so far (to {now_local:%H:%M})", f"{tv['today']:,}")
 typ = tv["typical"]
 c2.metric("Typical full day (median)", "—" if typ is None else f"{typ:,.0f}",
-          help=f"median over the {tv['n_days']} earlier days with raw events in the last 28")
-series = guard.load("drops_by_day", today - timedelta(days=28), today)
+          help=f"median over the {tv['n_days']} complete aggregated days among the last 28")
 if tv["n_days"] == 0 and tv["today"] == 0:
     notes.empty("daily history", "no NEW_DROP events in the last 28 days.")
 else:

@@ -168,3 +168,45 @@ def test_hardest_fast_path_reads_venue_rolling(sql: duckdb.DuckDBPyConnection) -
                          WHERE r.as_of = $d AND r.window_days = 14 AND r.time_bucket = 'prime' AND r.n >= 10""",
                       {"d": d1}).fetchall()
     assert dict(zip(shown["venue"], shown["drops"].astype(int), strict=True)) == {n: int(d) for n, d in exp}
+
+
+def test_pulse_counts_stay_exact_when_rows_are_capped(sql: duckdb.DuckDBPyConnection) -> None:
+    from analytics import views
+
+    as_of = sql.execute("SELECT max(last_trusted_at) FROM buckets").fetchone()[0]  # type: ignore[index]
+    expected = dict(sql.execute("""
+        SELECT CASE WHEN source <> 'drop' THEN 'baseline'
+                    WHEN date_diff('second', opened_hi, $t) <= 3600 THEN 'just' ELSE 'still' END, count(*)
+        FROM open_slots GROUP BY 1""", {"t": as_of}).fetchall())
+    assert expected.get("still", 0) > 3                 # the cap below must bite
+    f = views.Filters(d0=pd.Timestamp(D0).date(), d1=pd.Timestamp(D1).date())
+    rows, counts = views.open_now(sql, f, as_of, 3600, limit=3)
+    assert counts == {c: int(expected.get(c, 0)) for c in views.OPEN_CLASSES}
+    for c in views.OPEN_CLASSES:
+        got = rows[rows["cls"] == c]
+        assert len(got) == min(3, counts[c])
+        newest = sql.execute("SELECT max(opened_hi) FROM open_slots WHERE CASE WHEN source <> 'drop' THEN 'baseline' "
+                             "WHEN date_diff('second', opened_hi, $t) <= 3600 THEN 'just' ELSE 'still' END = $c",
+                             {"t": as_of, "c": c}).fetchone()[0]  # type: ignore[index]
+        if len(got):
+            assert got["opened_at"].iloc[0] == newest
+
+
+def test_pulse_daily_drops_equal_raw_events_and_aggregates(sql: duckdb.DuckDBPyConnection) -> None:
+    from analytics import views
+
+    last = sql.execute("SELECT max(metric_date) FROM day_quality").fetchone()[0]  # type: ignore[index]
+    d0 = last - pd.Timedelta(days=27)
+    daily = views.daily_drops(sql, d0, last)
+    got = {pd.Timestamp(d).date(): int(n) for d, n in zip(daily["day"], daily["drops"], strict=True)}
+    raw = dict(sql.execute("""SELECT observed_local::DATE, count(*) FROM availability_events
+                              WHERE event_type = 'NEW_DROP' AND observed_local::DATE BETWEEN $a AND $b GROUP BY 1""",
+                           {"a": d0, "b": last}).fetchall())
+    assert raw and {d: n for d, n in got.items() if n} == {d: int(n) for d, n in raw.items()}
+    typical = views.today_vs_typical(views.daily_drops(sql, d0, last), last)
+    complete = [int(n) for (n,) in sql.execute(
+        """SELECT coalesce(sum(md.drops), 0) FROM day_quality q LEFT JOIN market_daily md USING (metric_date)
+           WHERE q.metric_date BETWEEN $a AND $b AND NOT q.partial GROUP BY q.metric_date""",
+        {"a": d0, "b": last - pd.Timedelta(days=1)}).fetchall()]
+    assert typical["n_days"] == len(complete)
+    assert typical["typical"] == (float(pd.Series(complete).median()) if complete else None)
