@@ -13,6 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import msgspec
+import orjson
 
 from collector.providers.base import (
     RETRYABLE,
@@ -40,6 +42,79 @@ START_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 class SchemaDrift(Exception):
     """A required field is missing or of the wrong type; the message names its path."""
+
+
+# --- typed decoding of search pages ---------------------------------------------------------
+# Only the fields the parser reads; msgspec skips everything else in C (tokens' neighbours, payment,
+# size, notify_options...: most of a 5 MB poll). A page that does not fit these types exactly is
+# parsed as plain JSON by the careful path instead, which names what is wrong (or accepts the
+# harmless oddities these types refuse, e.g. a numeric neighborhood). gc=False: these hold no cycles,
+# and ~40k short-lived objects per poll otherwise trigger collections of the whole heap.
+
+
+class _VenueRef(msgspec.Struct, gc=False, frozen=True):
+    resy: int
+
+
+class _Geo(msgspec.Struct, gc=False, frozen=True):
+    lat: float | None = None
+    lon: float | None = None
+
+
+class _Location(msgspec.Struct, gc=False, frozen=True):
+    time_zone: str | None = None
+    neighborhood: str | None = None
+    geo: _Geo | None = None
+
+
+class _SlotDate(msgspec.Struct, gc=False):
+    start: str
+    end: str | None = None
+
+
+class _SlotConfig(msgspec.Struct, gc=False):
+    type: str
+    token: str | None = None
+
+
+class _Slot(msgspec.Struct, gc=False):
+    date: _SlotDate
+    config: _SlotConfig
+    quantity: int | None = None
+
+
+class _Availability(msgspec.Struct, gc=False):
+    slots: list[_Slot]
+
+
+class _Hit(msgspec.Struct, gc=False):
+    id: int | _VenueRef
+    name: str
+    availability: _Availability
+    neighborhood: str | None = None
+    location: _Location | None = None
+    price_range_id: int | None = None
+    cuisine: str | list[Any] | None = None
+
+
+class _Search(msgspec.Struct, gc=False):
+    hits: list[_Hit]
+    nbHits: int | None = None     # the wire's names
+    nbPages: int | None = None
+
+
+class _Page(msgspec.Struct, gc=False):
+    search: _Search
+
+
+_decode_page = msgspec.json.Decoder(_Page).decode
+
+
+class _Careful(Exception):
+    """The typed fast path met something only the careful parser can judge (e.g. a malformed start)."""
+
+
+_SKIP = object()   # a start outside this bucket (another day, outside the window): not an error
 
 
 # --- validation helpers ---------------------------------------------------------------------
@@ -136,6 +211,42 @@ def _cuisine(v: Any) -> str | None:
     return _opt_str(v)
 
 
+def _start_info(start: str, day: dt.date, window: tuple[int, int] | None) -> Any:
+    """A slot start as the careful parser reads it: its time if on `day` within `window`, else _SKIP;
+    a malformed start raises _Careful (the careful parser then names it)."""
+    try:
+        t = _strict_datetime(start)
+    except (ValueError, TypeError):
+        raise _Careful(start) from None
+    if t.date() != day or (window is not None and not window[0] <= t.hour * 60 + t.minute <= window[1]):
+        return _SKIP
+    return t.time()
+
+
+def _lenient_end(v: Any) -> dt.datetime | None:
+    try:  # optional: an odd end time costs the end, not the poll
+        return _strict_datetime(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def _add_slot(slots: dict[SlotKey, ObservedSlot], tokens: dict[SlotKey, set[str]], key: SlotKey,
+              end: dt.datetime | None, token: str, quantity: int) -> None:
+    """Record one sighting. Another token for a key already seen means more tables of the same slot
+    (quantities add); the same token again (a page re-parsed) adds nothing. `tokens` holds only keys
+    seen more than once: a key's first token is its ObservedSlot's."""
+    prev = slots.get(key)
+    if prev is None:
+        slots[key] = ObservedSlot(key, end, token, quantity)
+        return
+    seen = tokens.get(key)
+    if seen is None:
+        seen = tokens[key] = {prev.token}
+    if token not in seen:
+        slots[key] = ObservedSlot(key, prev.end or end, prev.token, prev.quantity + quantity)
+        seen.add(token)
+
+
 class ResyProvider:
     """The Resy web API client (see docs/provider-api.md). Thread-safe: polls may run concurrently."""
 
@@ -153,7 +264,7 @@ class ResyProvider:
         }
         if settings.auth_token:
             headers["X-Resy-Auth-Token"] = settings.auth_token
-        self._time_cache: dict[str, dt.time] = {}   # 'HH:MM:SS' -> time (a poll has a handful of distinct times)
+        self._venue_cache: dict[tuple[Any, ...], VenueInfo] = {}   # hit fields -> one shared VenueInfo
         self._client = httpx.Client(
             base_url=settings.upstream_url,
             headers=headers,
@@ -195,7 +306,9 @@ class ResyProvider:
     def _search(self, day: dt.date, time_slot: str, window: tuple[int, int], party_size: int) -> PollResult:
         venues: dict[int, VenueInfo] = {}
         slots: dict[SlotKey, ObservedSlot] = {}
-        tokens: dict[SlotKey, set[str]] = {}
+        tokens: dict[SlotKey, set[str]] = {}     # only keys seen more than once (see _add_slot)
+        starts: dict[str, Any] = {}   # 'YYYY-MM-DD HH:MM:SS' -> slot time or _SKIP (a poll has a handful)
+        ends: dict[Any, Any] = {}   # date.end string -> datetime or None
         requests, latency_ms = 0, 0.0
         nb_pages: int | None = None
         nb_hits: int | None = None
@@ -208,30 +321,31 @@ class ResyProvider:
             body = {"availability": True, "page": page, "per_page": PER_PAGE,
                     "slot_filter": {"day": day.isoformat(), "party_size": party_size, "time_filter": time_slot},
                     "types": ["venue"], "order_by": "availability", "geo": GEO, "query": ""}
-            f = self._policy.fetch("POST", SEARCH_PATH, json=body)
+            f = self._policy.fetch("POST", SEARCH_PATH, json=body, decode=_decode_page)
             requests += f.requests
             latency_ms += f.latency_ms
             if not f.ok:
                 return self._failed_page(f, page, nb_pages, requests, latency_ms)
             where = f"page {page}"
             try:
-                hits = _req_list(f.body, where, "search.hits")
-                if page == 1:
-                    nb_pages = _opt_int(f.body, where, "search.nbPages")
-                    nb_hits = _opt_int(f.body, where, "search.nbHits")
-                for i, hit in enumerate(hits):
-                    self._parse_hit(hit, f"{where} hit {i}", day, window, party_size, venues, slots, tokens)
+                n_hits, announced = self._parse_page(f, where, day, window, party_size, venues, slots, tokens,
+                                                     starts, ends)
             except SchemaDrift as e:
                 return PollResult(Outcome.SCHEMA_DRIFT, pages=page, requests=requests, latency_ms=latency_ms,
                                   http_status=f.http_status, detail=str(e))
+            except orjson.JSONDecodeError as e:  # accepted by the typed decoder, refused as plain JSON
+                return PollResult(Outcome.MALFORMED, pages=page, requests=requests, latency_ms=latency_ms,
+                                  http_status=f.http_status, detail=f"{where}: body is not JSON: {e}")
+            if page == 1:
+                nb_pages, nb_hits = announced
             if nb_pages is not None:
-                if not hits and page < nb_pages:
+                if not n_hits and page < nb_pages:
                     return PollResult(Outcome.INCOMPLETE_PAGES, pages=page, requests=requests,
                                       latency_ms=latency_ms, http_status=f.http_status,
                                       detail=f"page {page} of {nb_pages} returned no hits")
                 if page >= nb_pages:
                     break
-            elif len(hits) < PER_PAGE:
+            elif n_hits < PER_PAGE:
                 break
         if nb_hits is not None and len(venues) < nb_hits:
             return PollResult(Outcome.INCOMPLETE_PAGES, pages=page, requests=requests, latency_ms=latency_ms,
@@ -278,6 +392,80 @@ class ResyProvider:
 
     # --- parsing ----------------------------------------------------------------------------
 
+    def _parse_page(self, f: Fetched, where: str, day: dt.date, window: tuple[int, int], party_size: int,
+                    venues: dict[int, VenueInfo], slots: dict[SlotKey, ObservedSlot],
+                    tokens: dict[SlotKey, set[str]], starts: dict[str, Any],
+                    ends: dict[Any, Any]) -> tuple[int, tuple[int | None, int | None]]:
+        """One page into venues/slots; returns (hits on the page, (nbPages, nbHits) as announced).
+
+        A page the typed decoder accepted takes the fast path; one it refused (or where the fast path
+        meets something odd) is parsed from plain JSON by the careful path, which raises SchemaDrift
+        naming the path. Re-parsing after a partial fast pass adds nothing twice (see _add_slot)."""
+        body = f.body
+        if isinstance(body, _Page):
+            try:
+                self._typed_page(body, day, window, party_size, venues, slots, tokens, starts, ends)
+                return len(body.search.hits), (body.search.nbPages, body.search.nbHits)
+            except _Careful:
+                body = orjson.loads(f.content)
+        hits = _req_list(body, where, "search.hits")
+        announced = (_opt_int(body, where, "search.nbPages"), _opt_int(body, where, "search.nbHits")) \
+            if where == "page 1" else (None, None)
+        for i, hit in enumerate(hits):
+            self._parse_hit(hit, f"{where} hit {i}", day, window, party_size, venues, slots, tokens)
+        return len(hits), announced
+
+    def _typed_page(self, pg: _Page, day: dt.date, window: tuple[int, int], party_size: int,
+                    venues: dict[int, VenueInfo], slots: dict[SlotKey, ObservedSlot],
+                    tokens: dict[SlotKey, set[str]], starts: dict[str, Any],
+                    ends: dict[Any, Any]) -> None:
+        """The hot path (a 5,000-venue poll: 39 pages, ~12k slots): msgspec already checked every
+        type, so what is left is the start format (once per distinct string), the day and window,
+        and the same defaults as _parse_hit / _parse_slot. Raises _Careful for anything else."""
+        name, vcache, new, sk, osl = self.name, self._venue_cache, tuple.__new__, SlotKey, ObservedSlot
+        start_of, end_of = starts.get, ends.get
+        for hit in pg.search.hits:
+            ref = hit.id
+            vid = ref if type(ref) is int else ref.resy  # type: ignore[union-attr]
+            loc, c = hit.location, hit.cuisine
+            cuisine: str | None
+            if isinstance(c, list):   # the first non-empty string of a list; '' -> None, as _cuisine
+                cuisine = c[0] if c and type(c[0]) is str and c[0] else _cuisine(c)
+            else:
+                cuisine = c or None
+            vkey = (vid, hit.name, hit.neighborhood, hit.price_range_id, cuisine, loc)
+            venue = vcache.get(vkey)
+            if venue is None:     # the same VenueInfo object poll after poll: cheap to compare
+                if len(vcache) > 100_000:
+                    vcache.clear()
+                geo = loc.geo if loc is not None else None
+                venue = vcache[vkey] = VenueInfo(
+                    name, vid, hit.name, hit.neighborhood or (loc.neighborhood if loc else None) or None,
+                    hit.price_range_id, cuisine, (loc.time_zone if loc else None) or DEFAULT_TZ,
+                    geo.lat if geo else None, geo.lon if geo else None)
+            venues[vid] = venue
+            for slot in hit.availability.slots:
+                d = slot.date
+                start = d.start
+                t = start_of(start)
+                if t is None:
+                    t = starts[start] = _start_info(start, day, window)
+                if t is _SKIP:
+                    continue
+                cfg = slot.config
+                key = new(sk, (name, vid, day, t, party_size, cfg.type))
+                e = d.end
+                end = end_of(e, _SKIP)
+                if end is _SKIP:
+                    end = ends[e] = None if e is None else _lenient_end(e)
+                q = slot.quantity
+                if q is None or q < 1:
+                    q = 1
+                if key in slots:
+                    _add_slot(slots, tokens, key, end, cfg.token or "", q)
+                else:
+                    slots[key] = new(osl, (key, end, cfg.token or "", q))
+
     def _parse_hit(self, hit: Any, where: str, day: dt.date, window: tuple[int, int], party_size: int,
                    venues: dict[int, VenueInfo], slots: dict[SlotKey, ObservedSlot],
                    tokens: dict[SlotKey, set[str]]) -> None:
@@ -297,48 +485,32 @@ class ResyProvider:
         )
         try:
             self._fast_slots(raw_slots, vid, day, window, party_size, slots, tokens)
-        except (KeyError, TypeError, ValueError, AttributeError):
+        except (KeyError, TypeError, ValueError, AttributeError, _Careful):
             # something is off: the careful parser says exactly what (the fast one is idempotent to redo)
             for j, slot in enumerate(raw_slots):
                 self._parse_slot(slot, where, j, vid, day, window, party_size, slots, tokens)
 
     def _fast_slots(self, raw_slots: list[Any], vid: int, day: dt.date, window: tuple[int, int] | None,
                     party_size: int, slots: dict[SlotKey, ObservedSlot], tokens: dict[SlotKey, set[str]]) -> None:
-        """The hot path (a 5,000-venue poll has ~12k slots): direct access, the same checks as
-        _parse_slot; any surprise raises and the caller re-parses carefully for the error message."""
-        day_s, name, times = day.isoformat(), self.name, self._time_cache
+        """Slots of a page the typed decoder refused (some other field is odd): direct access, the
+        same checks as _parse_slot; any surprise raises and the caller re-parses carefully for the
+        error message."""
+        name = self.name
         for slot in raw_slots:
             d, cfg = slot["date"], slot["config"]
             start, table_type = d["start"], cfg["type"]
-            if type(start) is not str or type(table_type) is not str or len(start) != 19 or start[10] != " ":
+            if type(start) is not str or type(table_type) is not str:
                 raise ValueError("slow path")
-            if start[:10] != day_s:
-                _strict_datetime(start)       # validate, then skip: another day's slot
-                continue
-            tpart = start[11:]
-            t = times.get(tpart)
-            if t is None:
-                t = times[tpart] = dt.time.fromisoformat(tpart)
-            if window is not None and not window[0] <= t.hour * 60 + t.minute <= window[1]:
+            t = _start_info(start, day, window)
+            if t is _SKIP:
                 continue
             token = cfg.get("token")
             token = token if type(token) is str else ""
             quantity = slot.get("quantity", 1)
             quantity = quantity if type(quantity) is int and quantity > 0 else 1
             end_raw = d.get("end")
-            try:
-                end = _strict_datetime(end_raw) if end_raw is not None else None
-            except (TypeError, ValueError):
-                end = None
-            key = SlotKey(name, vid, day, t, party_size, table_type)
-            seen = tokens.get(key)
-            if seen is None:
-                tokens[key] = {token}
-                slots[key] = ObservedSlot(key, end, token, quantity)
-            elif token not in seen:
-                prev = slots[key]
-                slots[key] = ObservedSlot(key, prev.end or end, prev.token, prev.quantity + quantity)
-                seen.add(token)
+            end = _lenient_end(end_raw) if end_raw is not None else None
+            _add_slot(slots, tokens, SlotKey(name, vid, day, t, party_size, table_type), end, token, quantity)
 
     def _parse_slot(self, slot: Any, where: str, j: int, vid: int, day: dt.date,
                     window: tuple[int, int] | None, party_size: int,
@@ -351,20 +523,11 @@ class ResyProvider:
         token = _opt_str(_opt(slot, "config.token")) or ""
         quantity = slot.get("quantity", 1)
         quantity = int(quantity) if _is_int(quantity) and quantity > 0 else 1
-        try:  # optional: an odd end time costs the end, not the poll
-            end = _strict_datetime(_opt(slot, "date.end"))
-        except (TypeError, ValueError):
-            end = None
+        end = _lenient_end(_opt(slot, "date.end"))
         if start.date() != day:
             return  # another day's slot: not this bucket's business
         minutes = start.hour * 60 + start.minute
         if window is not None and not window[0] <= minutes <= window[1]:
             return
-        key = SlotKey(self.name, vid, start.date(), start.time(), party_size, table_type)
-        seen = tokens.setdefault(key, set())
-        prev = slots.get(key)
-        if prev is None:
-            slots[key] = ObservedSlot(key, end, token, quantity)
-        elif token not in seen:  # another token for the same slot: more tables, same identity
-            slots[key] = ObservedSlot(key, prev.end or end, prev.token, prev.quantity + quantity)
-        seen.add(token)
+        _add_slot(slots, tokens, SlotKey(self.name, vid, start.date(), start.time(), party_size, table_type),
+                  end, token, quantity)

@@ -12,16 +12,18 @@ import random
 import threading
 from datetime import datetime, time
 from typing import Any
+from unittest import mock
 
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collector.providers import make_provider
+from collector.providers import make_provider, resy
 from collector.providers.base import Outcome, PollResult, SlotKey, VenueInfo
 from collector.providers.resy import ResyProvider
 from collector.settings import Settings
+from simulator.model import Market
 from tests.collector.provider_fakes import DAY, FIXTURE, WALL, FakeClock
 
 
@@ -391,3 +393,99 @@ def test_make_provider_picks_resy() -> None:
     p = make_provider(Settings(), transport=httpx.MockTransport(ok_fixture))
     assert isinstance(p, ResyProvider) and p.name == "resy"
     p.close()
+
+
+# --- typed decoding (msgspec) against the plain-JSON parser ---------------------------------
+
+
+def _refuse(content: bytes) -> Any:
+    raise ValueError("typed decoding switched off")
+
+
+def _both(handler: Any, day: Any = DAY, time_slot: str = "19:00", party: int = 2) -> tuple[PollResult, PollResult]:
+    """The same responses parsed twice: the typed fast path (as in production) and plain JSON only."""
+    typed = make(handler, max_retries=0)
+    plain = make(handler, max_retries=0)
+    try:
+        r1 = typed.search(day, time_slot, party)
+        with mock.patch.object(resy, "_decode_page", _refuse):
+            r2 = plain.search(day, time_slot, party)
+    finally:
+        typed.close()
+        plain.close()
+    return r1, r2
+
+
+def _same(r1: PollResult, r2: PollResult) -> None:
+    assert (r1.outcome, r1.detail, r1.pages, r1.requests) == (r2.outcome, r2.detail, r2.pages, r2.requests)
+    assert r1.venues == r2.venues
+    assert r1.slots == r2.slots
+    assert [tuple(v) for v in r1.slots.values()] == [tuple(v) for v in r2.slots.values()]  # order too
+
+
+def test_typed_decoding_is_taken_for_a_well_formed_page() -> None:
+    seen: list[Any] = []
+    real = resy._decode_page
+
+    def spy(content: bytes) -> Any:
+        seen.append(real(content))
+        return seen[-1]
+    with mock.patch.object(resy, "_decode_page", spy):
+        res = make(ok_fixture).search(DAY, "19:00", 2)
+    assert res.trusted and len(seen) == 1 and isinstance(seen[0], resy._Page)
+
+
+def test_typed_and_plain_parsers_agree_on_the_recorded_payload_and_its_drifts() -> None:
+    _same(*_both(ok_fixture))
+    for body, detail in DRIFTS:
+        r1, r2 = _both(lambda r, b=body: httpx.Response(200, json=b))
+        _same(r1, r2)
+        assert r1.detail == detail
+
+
+def test_typed_and_plain_parsers_agree_on_a_simulated_market() -> None:
+    """Every page of a 600-venue poll from the bundled market (~8 pages, real field mix), both ways."""
+    market = Market(5, 600, start=datetime(2026, 11, 24, 21, 0), speed=0)
+    pages: dict[int, bytes] = {}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        p = json.loads(request.content)["page"]
+        if p not in pages:
+            status, _h, raw = market.search_raw(json.loads(request.content))
+            assert status == 200
+            pages[p] = raw
+        return httpx.Response(200, content=pages[p])
+    r1, r2 = _both(handler)
+    assert r1.trusted and r1.pages > 2 and len(r1.slots) > 500
+    _same(r1, r2)
+
+
+def test_tokens_of_one_slot_across_pages_count_once_each() -> None:
+    """A venue repeated on the next page (order shifted between pages): the same token adds nothing,
+    another token adds its quantity, in both parsers."""
+    hits = [hit(v, "19:00") for v in range(1, 76)] + [hit(1, "19:00", tokens=("tok-1-19:00",)),
+                                                        hit(2, "19:00", tokens=("another",))]
+    r1, r2 = _both(paged(hits, announce=False))
+    _same(r1, r2)
+    assert r1.slots[key(1, "19:00")].quantity == 1 and r1.slots[key(2, "19:00")].quantity == 2
+    assert r1.slots[key(2, "19:00")].token == "tok-2-19:00"
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(FIXTURE_PATHS), st.one_of(st.just("<delete>"), JUNK)),
+                min_size=1, max_size=4))
+def test_typed_and_plain_parsers_agree_on_mutated_payloads(mutations: list[tuple[tuple[Any, ...], Any]]) -> None:
+    body = copy.deepcopy(FIXTURE)
+    for path, value in mutations:
+        target = body
+        try:
+            for step in path[:-1]:
+                target = target[step]
+            if value == "<delete>":
+                del target[path[-1]]
+            else:
+                target[path[-1]] = value
+        except (KeyError, IndexError, TypeError):
+            continue
+    raw = json.dumps(body).encode()
+    _same(*_both(lambda r: httpx.Response(200, content=raw)))
