@@ -33,7 +33,7 @@ from collector.clock import Clock
 from collector.settings import Settings
 from collector.store.writer import QueueFull, Store, StoreClosed
 from collector.tracking import models as m
-from collector.tracking.ingest import Coalescer, event_row, insert_goal_job
+from collector.tracking.ingest import Coalescer, EventBatch, event_batch, event_row, insert_goal_job
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_S = "1"
@@ -213,7 +213,7 @@ def create_app(settings: Settings, store: Store, clock: Clock,
                 return kid
         raise ApiError(403, [m.error(None, "Authorization", "write key is not valid")])
 
-    async def read_json(headers: Headers, chunks: AsyncIterator[bytes], limit: int) -> Any:
+    async def read_body(headers: Headers, chunks: AsyncIterator[bytes], limit: int) -> bytes:
         ctype = headers.get("content-type", "")
         if ctype.split(";", 1)[0].strip().lower() != "application/json":
             raise ApiError(415, [m.error(None, "Content-Type", "must be application/json")])
@@ -232,6 +232,9 @@ def create_app(settings: Settings, store: Store, clock: Clock,
         raw = parts[0] if len(parts) == 1 else b"".join(parts)
         if not raw:
             raise ApiError(400, [m.error(None, "body", "is empty")])
+        return raw
+
+    def parse_json(raw: bytes) -> Any:
         try:
             return _loads(raw)
         except UnicodeDecodeError:
@@ -239,13 +242,37 @@ def create_app(settings: Settings, store: Store, clock: Clock,
         except (ValueError, RecursionError) as e:
             raise ApiError(400, [m.error(None, "body", f"is not valid JSON: {str(e)[:200]}")]) from None
 
-    async def write(rows: list[Any]) -> list[bool]:
+    async def read_json(headers: Headers, chunks: AsyncIterator[bytes], limit: int) -> Any:
+        return parse_json(await read_body(headers, chunks, limit))
+
+    async def write(rows: list[Any] | EventBatch) -> list[bool]:
         try:
             return await coalescer.submit(rows)
         except (QueueFull, StoreClosed) as e:
             reason = "the writer is behind" if isinstance(e, QueueFull) else "the service is stopping"
             raise ApiError(503, [m.error(None, "request", f"not stored: {reason}; retry")],
                            {"Retry-After": RETRY_AFTER_S}) from None
+
+    def check_body(raw: bytes) -> m.BatchCheck:
+        """The batch body's events validated: typed decode first (m.check_batch); a body it cannot
+        read is parsed in full here, so that the problem is named as before."""
+        check = m.check_batch(raw, _loads)
+        if check is not None:
+            return check
+        body = parse_json(raw)
+        if not isinstance(body, dict):
+            raise ApiError(400, [m.error(None, "body", "must be an object {\"events\": [...]}")])
+        extra = [m.error(None, str(k)[:100], "is not a known field") for k in body if k != "events"]
+        events = body.get("events")
+        if not isinstance(events, list):
+            raise ApiError(400, [m.error(None, "events", "is required and must be a list"), *extra])
+        if extra:
+            raise ApiError(400, extra)
+        if not events:
+            raise ApiError(400, [m.error(None, "events", "must contain at least one event")])
+        if len(events) > m.MAX_BATCH_EVENTS:
+            raise ApiError(413, [m.error(None, "events", f"at most {m.MAX_BATCH_EVENTS} events per batch")])
+        return m.check_items(events)
 
     # The two ingest handlers are framework-free: headers + body chunks in, (status, JSON, headers)
     # out. The FastAPI routes below (OpenAPI, CORS, browsers) and the raw ASGI fast path
@@ -267,43 +294,21 @@ def create_app(settings: Settings, store: Store, clock: Clock,
     async def handle_batch(headers: Headers, chunks: AsyncIterator[bytes]) -> Answer:
         try:
             kid = authenticate(headers)
-            body = await read_json(headers, chunks, m.MAX_BATCH_BYTES)
-            if not isinstance(body, dict):
-                raise ApiError(400, [m.error(None, "body", "must be an object {\"events\": [...]}")])
-            extra = [m.error(None, str(k)[:100], "is not a known field") for k in body if k != "events"]
-            events = body.get("events")
-            if not isinstance(events, list):
-                raise ApiError(400, [m.error(None, "events", "is required and must be a list"), *extra])
-            if extra:
-                raise ApiError(400, extra)
-            if not events:
-                raise ApiError(400, [m.error(None, "events", "must contain at least one event")])
-            if len(events) > m.MAX_BATCH_EVENTS:
-                raise ApiError(413, [m.error(None, "events", f"at most {m.MAX_BATCH_EVENTS} events per batch")])
-            received = clock.now()
-            results: list[dict[str, Any]] = []
-            errors: list[dict[str, Any]] = []
-            rows, row_index = [], []
-            for i, item in enumerate(events):
-                ev, errs = m.validate_event(item, i)
-                if ev is None:
-                    errors += errs
-                    results.append({"index": i, "status": "invalid"})
-                    continue
-                rows.append(event_row(ev, received, max_skew, kid))
-                row_index.append(i)
-                results.append({"index": i, "status": "pending", "message_id": ev.message_id})
-            if not rows:
-                raise ApiError(400, errors)
-            stored = await write(rows)
+            check = check_body(await read_body(headers, chunks, m.MAX_BATCH_BYTES))
+            if not check.valid:
+                raise ApiError(400, check.errors)
+            batch = event_batch([e for _, e in check.valid], clock.now(), max_skew, kid)
+            stored = await write(batch)
         except ApiError as e:
             return e.status, {"errors": e.errors}, e.headers
-        for i, ok in zip(row_index, stored, strict=True):
-            results[i]["status"] = "stored" if ok else "duplicate"
+        results: list[dict[str, Any]] = [{"index": i, "status": "invalid"} for i in range(check.size)]
+        for (i, _), mid, ok in zip(check.valid, batch.ids, stored, strict=True):
+            results[i] = {"index": i, "status": "stored" if ok else "duplicate", "message_id": mid}
         n_stored = sum(stored)
-        out = {"stored": n_stored, "duplicates": len(rows) - n_stored, "invalid": len(events) - len(rows),
-               "results": results, "errors": errors}
-        return 207 if errors else 200, out, None
+        n_valid = len(check.valid)
+        out = {"stored": n_stored, "duplicates": n_valid - n_stored, "invalid": check.size - n_valid,
+               "results": results, "errors": check.errors}
+        return 207 if check.errors else 200, out, None
 
     async def _answer(handler: Callable[[Headers, AsyncIterator[bytes]], Awaitable[Answer]],
                       request: Request) -> Response:

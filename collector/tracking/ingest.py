@@ -1,6 +1,7 @@
 """Write side of the tracking endpoint: rows -> Arrow batch -> one INSERT OR IGNORE per store job.
 
-``Coalescer`` turns many concurrent requests into one store job: while one job is in the writer,
+A batch request arrives as an ``EventBatch`` (its Arrow table built column by column, skew
+correction in numpy); single events as row tuples. ``Coalescer`` turns many concurrent requests into one store job: while one job is in the writer,
 newly arriving rows wait and go together in the next (no timer, so an idle endpoint adds no
 latency). The Store then group-commits whatever jobs are queued. Each request learns, per
 message_id, whether it was stored or a duplicate; its future resolves only after COMMIT.
@@ -20,10 +21,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from collector.store.writer import QueueFull, Store, StoreClosed
-from collector.tracking.models import CleanEvent, CleanGoal
+from collector.tracking.models import CleanEvent, CleanGoal, EventTuple
 
 EVENT_COLUMNS = ("message_id", "alert_id", "user_id", "event_type", "occurred_at", "sent_at",
                  "received_at", "corrected_at", "skew_s", "skew_raw_s", "drop_event_id", "venue_id",
@@ -67,9 +69,66 @@ def event_row(ev: CleanEvent, received_at: datetime, max_skew_s: float, write_ke
             write_key_id)
 
 
+_EPOCH = datetime(1970, 1, 1)
+_US = timedelta(microseconds=1)
+
+
+@dataclass(slots=True)
+class EventBatch:
+    """The valid events of one batch request, ready to insert: message_ids and an Arrow table with
+    EVENT_ARROW_SCHEMA, in request order."""
+    ids: list[str]
+    table: pa.Table
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def event_batch(events: Sequence[EventTuple], received_at: datetime, max_skew_s: float,
+                write_key_id: str) -> EventBatch:
+    """``event_row`` for many events at once, column by column: the same values (skew clamped the
+    same way, the same microseconds), with the arithmetic in numpy instead of per-row datetimes."""
+    mid, alert, user, etype, occ, sent, drop, venue, score, meta = (list(c) for c in zip(*events, strict=True))
+    n = len(mid)
+    occ_a = pa.array(occ, pa.timestamp("us"))
+    sent_a = pa.array(sent, pa.timestamp("us"))
+    occ_us = occ_a.to_numpy().view(np.int64)
+    recv_us = (received_at - _EPOCH) // _US
+    raw_us = sent_a.to_numpy().view(np.int64) - recv_us
+    raw = raw_us / 1e6  # == timedelta.total_seconds(): int / 10**6, correctly rounded either way
+    m = float(max_skew_s)
+    low = np.where(raw < m, raw, m)             # min(m, raw), argument order kept (signed zeros)
+    applied = np.where(low > -m, low, -m)       # max(-m, low)
+    # corrected = occurred - timedelta(seconds=applied): unclamped that is raw_us exactly; clamped
+    # it is the timedelta of +-max_skew_s, computed once the way event_row computes it
+    applied_us = np.where(applied == raw, raw_us,
+                          np.where(applied > 0, timedelta(seconds=m) // _US, timedelta(seconds=-m) // _US))
+    corrected = (occ_us - applied_us).view("datetime64[us]")
+    arrays = [
+        pa.array(mid, pa.string()), pa.array(alert, pa.string()), pa.array(user, pa.string()),
+        pa.array(etype, pa.string()), occ_a, sent_a,
+        pa.array(np.full(n, recv_us, np.int64).view("datetime64[us]"), pa.timestamp("us")),
+        pa.array(corrected, pa.timestamp("us")), pa.array(applied, pa.float64()), pa.array(raw, pa.float64()),
+        pa.array(drop, pa.string()), pa.array(venue, pa.int64()), pa.array(score, pa.float64()),
+        pa.array(meta, pa.string()), pa.array([write_key_id] * n, pa.string()),
+    ]
+    return EventBatch(mid, pa.Table.from_arrays(arrays, schema=EVENT_ARROW_SCHEMA))
+
+
+def rows_table(rows: Sequence[Row]) -> pa.Table:
+    cols = list(zip(*rows, strict=True))
+    return pa.Table.from_arrays([pa.array(c, type=t) for c, t in zip(cols, _EVENT_TYPES, strict=True)],
+                                schema=EVENT_ARROW_SCHEMA)
+
+
+Part = Sequence[Row] | EventBatch  # what one request hands the Coalescer
+
+
 class EventsJob:
     """A store job inserting rows; returns, per row, True if stored now, False if a duplicate.
 
+    Built from row tuples or from ``parts`` (several requests' rows or EventBatches, in order:
+    consecutive row parts become one Arrow table, batches are used as they are).
     A message_id repeated inside the rows is stored once (first one wins): that is settled here in
     Python. Against the table, the first attempt is a plain INSERT (the primary key checks each row
     through its index; ~4x cheaper in DuckDB 2.0 than INSERT OR IGNORE, which plans a join and a
@@ -80,22 +139,39 @@ class EventsJob:
 
     __slots__ = ("careful", "ids", "keep", "table")
 
-    def __init__(self, rows: Sequence[Row], careful: bool = False) -> None:
+    def __init__(self, rows: Sequence[Row] = (), careful: bool = False, *, parts: Sequence[Part] = ()) -> None:
         self.careful = careful
-        self.ids = [r[0] for r in rows]
-        seen: set[str] = set()
-        keep: list[bool] = []
-        uniq: list[Row] = []
-        for r in rows:
-            first = r[0] not in seen
-            keep.append(first)
-            if first:
-                seen.add(r[0])
-                uniq.append(r)
-        self.keep = keep
-        cols = list(zip(*uniq, strict=True))
-        self.table = pa.Table.from_arrays([pa.array(c, type=t) for c, t in zip(cols, _EVENT_TYPES, strict=True)],
-                                          schema=EVENT_ARROW_SCHEMA)
+        if rows:
+            parts = [rows, *parts]
+        tables: list[pa.Table] = []
+        ids: list[str] = []
+        pending: list[Row] = []
+        for p in parts:
+            if isinstance(p, EventBatch):
+                if pending:
+                    tables.append(rows_table(pending))
+                    pending = []
+                tables.append(p.table)
+                ids += p.ids
+            else:
+                pending += p
+                ids += [r[0] for r in p]
+        if pending:
+            tables.append(rows_table(pending))
+        table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+        self.ids = ids
+        if len(set(ids)) == len(ids):
+            self.keep = [True] * len(ids)
+        else:
+            seen: set[str] = set()
+            keep: list[bool] = []
+            for mid in ids:
+                first = mid not in seen
+                keep.append(first)
+                seen.add(mid)
+            self.keep = keep
+            table = table.filter(pa.array(keep, pa.bool_()))
+        self.table = table
 
     def __call__(self, cur: duckdb.DuckDBPyConnection) -> list[bool]:
         # DuckDB's replacement scan finds the Arrow table by this local name (the name in the SQL):
@@ -143,7 +219,7 @@ def insert_goal_job(goal: CleanGoal, created_at: datetime) -> Callable[[duckdb.D
 
 @dataclass(slots=True)
 class _Waiter:
-    rows: list[Row]
+    part: Part
     loop: asyncio.AbstractEventLoop
     fut: asyncio.Future[list[bool]]
 
@@ -199,10 +275,10 @@ class Coalescer:
         with self._lock:
             return len(self._pending)
 
-    def submit(self, rows: list[Row]) -> asyncio.Future[list[bool]]:
-        """Queue rows for writing; raises QueueFull or StoreClosed at once when it cannot."""
+    def submit(self, part: Part) -> asyncio.Future[list[bool]]:
+        """Queue rows (or a batch) for writing; raises QueueFull or StoreClosed at once when it cannot."""
         loop = asyncio.get_running_loop()
-        w = _Waiter(rows, loop, loop.create_future())
+        w = _Waiter(part, loop, loop.create_future())
         if not self.coalesce:  # baseline: one store job (and, with max_group=1, one commit) per request
             self._submit_group([w], raise_now=True)
             return w.fut
@@ -220,19 +296,20 @@ class Coalescer:
     def _take(self) -> list[_Waiter]:
         group: list[_Waiter] = []
         n = 0
-        while self._pending and (not group or n + len(self._pending[0].rows) <= self.max_rows):
+        while self._pending and (not group or n + len(self._pending[0].part) <= self.max_rows):
             w = self._pending.popleft()
             group.append(w)
-            n += len(w.rows)
+            n += len(w.part)
         return group
 
-    def _job(self, rows: list[Row]) -> EventsJob:
+    def _job(self, group: list[_Waiter]) -> EventsJob:
         if not self.coalesce:  # the baseline keeps the original statement: INSERT OR IGNORE per request
-            return EventsJob(rows, careful=True)
+            return EventsJob(parts=[w.part for w in group], careful=True)
+        job = EventsJob(parts=[w.part for w in group])
         with self._lock:
             recent = self._recent
-            careful = any(r[0] in recent for r in rows)
-        return EventsJob(rows, careful)
+            job.careful = any(mid in recent for mid in job.ids)
+        return job
 
     def _remember(self, ids: list[str]) -> None:
         with self._lock:
@@ -245,9 +322,8 @@ class Coalescer:
                     del recent[mid]
 
     def _submit_group(self, group: list[_Waiter], raise_now: bool = False) -> None:
-        rows = [r for w in group for r in w.rows]
         try:
-            job = self._job(rows)
+            job = self._job(group)
             fut = self.store.submit(job)
         except (QueueFull, StoreClosed) as e:
             if raise_now:
@@ -256,7 +332,7 @@ class Coalescer:
             self._next()
             return
         self.jobs += 1
-        self.rows += len(rows)
+        self.rows += len(job.ids)
         self.careful_jobs += job.careful
         fut.add_done_callback(lambda f: self._done(group, job, f))
 
@@ -267,8 +343,8 @@ class Coalescer:
             answers: list[tuple[_Waiter, list[bool] | None, BaseException | None]] = []
             i = 0
             for w in group:
-                answers.append((w, res[i:i + len(w.rows)], None))
-                i += len(w.rows)
+                answers.append((w, res[i:i + len(w.part)], None))
+                i += len(w.part)
             _resolve_all(answers)
             if self.coalesce:
                 self._remember(job.ids)
@@ -299,8 +375,8 @@ class Coalescer:
             i = 0
             answers: list[tuple[_Waiter, list[bool] | None, BaseException | None]] = []
             for w in group:
-                answers.append((w, res[i:i + len(w.rows)], None))
-                i += len(w.rows)
+                answers.append((w, res[i:i + len(w.part)], None))
+                i += len(w.part)
             _resolve_all(answers)
         elif len(group) > 1 and not isinstance(exc, QueueFull | StoreClosed):
             for w in group:
@@ -312,7 +388,7 @@ class Coalescer:
 
     def _submit_single(self, w: _Waiter) -> None:
         try:
-            fut = self.store.submit(EventsJob(w.rows, careful=True))
+            fut = self.store.submit(EventsJob(parts=[w.part], careful=True))
         except (QueueFull, StoreClosed) as e:
             _resolve_all([(w, None, e)])
             return

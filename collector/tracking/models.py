@@ -4,17 +4,26 @@ Owned by the tracking endpoint (collector/tracking/app.py), which calls ``valida
 ``validate_goal`` on parsed JSON. Validation is hand-written rather than a pydantic body model so
 that every problem is reported as one ``{"index", "field", "reason"}`` entry (the 400 shape) and
 the hot path stays cheap; the JSON schemas below document the same rules in the OpenAPI spec.
+Batches first go through ``check_batch``: msgspec decodes the whole body into typed Structs in C
+and only the rules it cannot express run in Python; any item it does not accept is validated by
+``validate_event`` as before, so every answer (and every error message) stays that of the careful
+path.
 """
 
 from __future__ import annotations
 
 import json
+import json.encoder
 import math
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from typing import Any
+from json.encoder import encode_basestring
+from typing import Annotated, Any, Literal, get_args
+
+import msgspec
 
 EVENT_TYPES = ("alert_sent", "alert_opened", "tap_to_reserve", "booking_confirmed")
 MAX_EVENT_BYTES = 64 * 1024          # one event / one goal request body
@@ -30,6 +39,18 @@ _INT64 = 2**63 - 1
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # the same as json.dumps(v, separators=(",", ":"), ensure_ascii=False, allow_nan=False), built once
 _METADATA_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+# ... and the C encoder that JSONEncoder.encode builds on every call, built once here (no circular
+# check: decoded JSON has no cycles; too deep a value still raises RecursionError): same text, half
+# the cost per event
+_C_MAKE_ENCODER = getattr(json.encoder, "c_make_encoder", None)  # CPython's _json (not in typeshed)
+_METADATA_C = (None if _C_MAKE_ENCODER is None else
+               _C_MAKE_ENCODER(None, _METADATA_JSON.default, encode_basestring, None, ":", ",", False, False, False))
+
+
+def _encode_metadata(v: dict[str, Any]) -> str:
+    if _METADATA_C is None:
+        return _METADATA_JSON.encode(v)
+    return "".join(_METADATA_C(v, 0))
 
 EVENT_FIELDS = ("message_id", "alert_id", "user_id", "event_type", "occurred_at", "sent_at",
                 "drop_event_id", "venue_id", "goal_match_score", "metadata")
@@ -149,7 +170,7 @@ def _metadata(v: Any) -> tuple[Any, str | None]:
     if not isinstance(v, dict):
         return None, "must be a JSON object"
     try:
-        text = _METADATA_JSON.encode(v)
+        text = _encode_metadata(v)
     except (ValueError, RecursionError):
         return None, "must be plain JSON"
     if text.isascii():
@@ -234,6 +255,150 @@ def validate_event(body: Any, index: int | None = None) -> tuple[CleanEvent | No
         return None, [error(index, "occurred_at", "is after sent_at (both are client clock)")]
     return CleanEvent(message_id, alert_id, user_id, body["event_type"], occurred_at, sent_at, drop_event_id, venue_id, score,
                       metadata), []
+
+
+# -- batches: typed decode in C, careful validation only for the items it does not accept ----------
+
+# One valid event as a tuple in CleanEvent's field order (what a batch's columns are made of).
+EventTuple = tuple[str, str, str, str, datetime, datetime, "str | None", "int | None", "float | None", "str | None"]
+_Id = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID_LEN)]
+_Ts = Annotated[str, msgspec.Meta(max_length=40)]
+_EventType = Literal["alert_sent", "alert_opened", "tap_to_reserve", "booking_confirmed"]
+
+
+class _TypedEvent(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """What msgspec accepts is a subset of what validate_event accepts: canonical lower-case UUIDs
+    only, timestamps left as text (parsed by _timestamp, the careful rule: msgspec would round
+    extra fraction digits where fromisoformat truncates), no NaN, no lone surrogates. The rules it
+    cannot express (blank or NUL identifiers, timestamp range and order, metadata size) are checked
+    in ``_typed_items``. Anything else it rejects is validated item by item by validate_event."""
+    message_id: Annotated[str, msgspec.Meta(min_length=36, max_length=36, pattern=_CANONICAL_UUID.pattern)]
+    alert_id: _Id
+    user_id: _Id
+    event_type: _EventType
+    occurred_at: _Ts
+    sent_at: _Ts
+    drop_event_id: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_DROP_ID_LEN)] | None = None
+    venue_id: Annotated[int, msgspec.Meta(ge=0, le=_INT64)] | None = None
+    goal_match_score: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class _TypedBatch(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    events: Annotated[list[_TypedEvent], msgspec.Meta(min_length=1, max_length=MAX_BATCH_EVENTS)]
+
+
+class _RawBatch(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    events: Annotated[list[msgspec.Raw], msgspec.Meta(min_length=1, max_length=MAX_BATCH_EVENTS)]
+
+
+if _TypedEvent.__struct_fields__ != EVENT_FIELDS or get_args(_EventType) != EVENT_TYPES:
+    raise RuntimeError("_TypedEvent no longer matches EVENT_FIELDS / EVENT_TYPES")
+_TYPED_BATCH = msgspec.json.Decoder(_TypedBatch)
+_RAW_BATCH = msgspec.json.Decoder(_RawBatch)
+_TYPED_EVENT = msgspec.json.Decoder(_TypedEvent)
+
+
+@dataclass(slots=True)
+class BatchCheck:
+    """A batch body validated: ``valid`` (request index, event) in index order and ``errors``
+    (validate_event's, in index order) for the rest; ``size`` events in the request."""
+    size: int
+    valid: list[tuple[int, EventTuple]]
+    errors: list[dict[str, Any]]
+
+
+def _event_tuple(ev: CleanEvent) -> EventTuple:
+    return (ev.message_id, ev.alert_id, ev.user_id, ev.event_type, ev.occurred_at, ev.sent_at, ev.drop_event_id,
+            ev.venue_id, ev.goal_match_score, ev.metadata)
+
+
+def _typed_items(items: list[tuple[int, _TypedEvent]]) -> tuple[list[tuple[int, EventTuple]], list[int]]:
+    """The rules msgspec cannot express, on typed items: (index, event) for those that pass, and the
+    indexes of those that do not (for validate_event, which names the problem). Each distinct
+    timestamp text is parsed once per batch (a batch's sent_at is usually one value)."""
+    ok: list[tuple[int, EventTuple]] = []
+    bad: list[int] = []
+    times: dict[str, datetime | None] = {}
+    for i, e in items:
+        a, u, d = e.alert_id, e.user_id, e.drop_event_id
+        if not a.strip() or not u.strip() or "\x00" in a or "\x00" in u or (
+                d is not None and (not d.strip() or "\x00" in d)):
+            bad.append(i)
+            continue
+        occ_text, sent_text = e.occurred_at, e.sent_at
+        occ = times[occ_text] if occ_text in times else times.setdefault(occ_text, _timestamp(occ_text)[0])
+        sent = times[sent_text] if sent_text in times else times.setdefault(sent_text, _timestamp(sent_text)[0])
+        if occ is None or sent is None or occ > sent:
+            bad.append(i)
+            continue
+        meta = e.metadata
+        if meta is not None:
+            meta, reason = _metadata(meta)
+            if reason:
+                bad.append(i)
+                continue
+        ok.append((i, (e.message_id, a, u, e.event_type, occ, sent, d, e.venue_id, e.goal_match_score, meta)))
+    return ok, bad
+
+
+def check_batch(raw: bytes, loads: Callable[[bytes], Any]) -> BatchCheck | None:
+    """A batch request body -> BatchCheck, with the answers validate_event gives item by item; None
+    when the body is not an object {"events": [1..MAX_BATCH_EVENTS values]} as msgspec reads it (or
+    an item is not JSON that ``loads``, the endpoint's parser, accepts): the caller then parses the
+    whole body the general way, which names the problem.
+
+    Common case: one typed decode of the whole body in C. If some item does not decode, the body is
+    split into raw items, each decoded on its own, and only the items that fail go to ``loads`` +
+    validate_event."""
+    raws: list[msgspec.Raw] | None = None
+    careful: list[tuple[int, msgspec.Raw]] = []
+    try:
+        items: list[tuple[int, _TypedEvent]] = list(enumerate(_TYPED_BATCH.decode(raw).events))
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        try:
+            raws = _RAW_BATCH.decode(raw).events
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+            return None
+        items = []
+        for i, r in enumerate(raws):
+            try:
+                items.append((i, _TYPED_EVENT.decode(r)))
+            except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+                careful.append((i, r))
+    valid, bad = _typed_items(items)
+    if not bad and not careful:
+        return BatchCheck(len(items), valid, [])
+    if raws is None:
+        raws = _RAW_BATCH.decode(raw).events
+    careful += [(i, raws[i]) for i in bad]
+    careful.sort(key=lambda c: c[0])
+    errors: list[dict[str, Any]] = []
+    for i, r in careful:
+        try:
+            item = loads(bytes(r))
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            return None
+        ev, errs = validate_event(item, i)
+        if ev is None:
+            errors += errs
+        else:
+            valid.append((i, _event_tuple(ev)))
+    valid.sort(key=lambda v: v[0])
+    return BatchCheck(len(raws), valid, errors)
+
+
+def check_items(events: list[Any]) -> BatchCheck:
+    """Parsed batch items validated one by one by validate_event (bodies check_batch cannot read)."""
+    valid: list[tuple[int, EventTuple]] = []
+    errors: list[dict[str, Any]] = []
+    for i, item in enumerate(events):
+        ev, errs = validate_event(item, i)
+        if ev is None:
+            errors += errs
+        else:
+            valid.append((i, _event_tuple(ev)))
+    return BatchCheck(len(events), valid, errors)
 
 
 def validate_goal(body: Any) -> tuple[CleanGoal | None, list[dict[str, Any]]]:
