@@ -109,10 +109,19 @@ def test_browser_walkthrough(served: tuple[str, Path], tmp_path: Path) -> None:
         page.wait_for_url("**tb=Prime**")
         page.wait_for_load_state("networkidle")
 
-        # download the CSV of exactly what is shown and check it against SQL
-        with page.expect_download() as dl:
-            page.get_by_role("button", name="Download CSV").click()
-        csv = pd.read_csv(io.StringIO(Path(dl.value.path()).read_text()), comment="#")
+        # download the CSV of exactly what is shown and check it against SQL. The URL changes before
+        # the rerun finishes, so a click can still hit the previous render's button: download until
+        # the file's own header says it holds the filtered view (the rerun landed), within 30 s.
+        deadline = time.monotonic() + 30
+        while True:
+            with page.expect_download() as dl:
+                page.get_by_role("button", name="Download CSV").click()
+            text = Path(dl.value.path()).read_text()
+            if "# time bucket prime" in text or time.monotonic() > deadline:
+                break
+            page.wait_for_timeout(500)
+        assert "# time bucket prime" in text, text[:400]
+        csv = pd.read_csv(io.StringIO(text), comment="#")
         con = connect(db, read_only=True)
         try:
             exp = con.execute("""
