@@ -18,6 +18,7 @@ from collections import Counter
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from itertools import filterfalse
 from typing import Any
 
 import duckdb
@@ -48,6 +49,10 @@ class BucketState:
     pending_collapse: bool = False
     prev: dict[SlotKey, OpenState] = field(default_factory=dict)
     baseline: set[SlotKey] = field(default_factory=set)
+    # No slot of prev is past its cut-off before this instant (a lower bound of their cut-offs, valid
+    # while the venues' zones are those of tz_version): most polls then skip a per-slot expiry check.
+    expiry_floor: datetime | None = None
+    tz_version: int = -1
 
 
 @dataclass(frozen=True)
@@ -154,6 +159,8 @@ class Poller:
         self._states: dict[tuple[str, int], BucketState] = {}
         self._venues: dict[int, tuple[VenueInfo, datetime]] = {}
         self._venue_tz: dict[int, str] = {}
+        self._tz_version = 0      # bumped when a venue's zone changes: expiry floors are recomputed
+        self._cutoffs: dict[tuple[str, Any, Any], datetime] = {}
         self._first_seen: dict[Any, dict[int, tuple[datetime, int]]] = {}
         self._lock = threading.Lock()
         self._batcher = _Batcher(store, self._write_batch)
@@ -235,10 +242,15 @@ class Poller:
     def _venues_to_write(self, res: PollResult, now: datetime) -> list[VenueInfo]:
         out = []
         with self._lock:
+            tzs = self._venue_tz
             for vid, v in res.venues.items():
-                self._venue_tz[vid] = v.tz
+                if tzs.get(vid) != v.tz:
+                    if vid in tzs:
+                        self._tz_version += 1
+                    tzs[vid] = v.tz
                 known = self._venues.get(vid)
-                if known is None or known[0] != v or now - known[1] >= VENUE_REFRESH:
+                # the provider hands out one VenueInfo object per unchanged venue: `is` settles most
+                if known is None or (known[0] is not v and known[0] != v) or now - known[1] >= VENUE_REFRESH:
                     out.append(v)
         return out
 
@@ -265,25 +277,46 @@ class Poller:
             st.baseline.add(SlotKey(r[0], int(r[1]), r[2], r[3], spec.party_size, r[4]))
         return st
 
+    def _cutoff(self, k: SlotKey) -> datetime:
+        """The UTC instant from which slot k counts as expired (booking cut-off guard before its start)."""
+        m = (self._venue_tz.get(k.venue_id, self.settings.timezone), k.slot_date, k.slot_time)
+        c = self._cutoffs.get(m)
+        if c is None:   # a poll has a handful of distinct (zone, date, time): convert each once
+            if len(self._cutoffs) > 100_000:
+                self._cutoffs.clear()
+            c = self._cutoffs[m] = (local_to_utc(datetime.combine(m[1], m[2]), m[0])
+                                    - timedelta(minutes=self.settings.expiry_guard_minutes))
+        return c
+
     def _expired_fn(self, poll_at: datetime) -> Any:
-        guard = timedelta(minutes=self.settings.expiry_guard_minutes)
-        memo: dict[tuple[str, Any, Any], bool] = {}
-        tzs = self._venue_tz
-        default_tz = self.settings.timezone
+        cutoff = self._cutoff
 
         def expired(k: SlotKey) -> bool:
-            m = (tzs.get(k.venue_id, default_tz), k.slot_date, k.slot_time)
-            v = memo.get(m)
-            if v is None:   # a poll has a handful of distinct (zone, date, time): convert each once
-                v = memo[m] = poll_at >= local_to_utc(datetime.combine(m[1], m[2]), m[0]) - guard
-            return v
+            return poll_at >= cutoff(k)
         return expired
 
-    def _is_collapse(self, st: BucketState, res: PollResult, expired: Any) -> bool:
-        live_prev = [k for k in st.prev if not expired(k)]
+    def _none_expired(self, st: BucketState, poll_at: datetime) -> bool:
+        """True when no slot of st.prev is past its cut-off at poll_at (exact: checks every slot
+        whenever the cached floor does not settle it, and refreshes the floor)."""
+        if st.expiry_floor is None or st.tz_version != self._tz_version or poll_at >= st.expiry_floor:
+            st.expiry_floor = min(map(self._cutoff, st.prev), default=None)
+            st.tz_version = self._tz_version
+        return st.expiry_floor is None or poll_at < st.expiry_floor
+
+    def _is_collapse(self, st: BucketState, res: PollResult, expired: Any, poll_at: datetime) -> bool:
+        if len(st.prev) < self.settings.collapse_min_slots:
+            return False   # live slots are a subset of prev
+        gone = list(filterfalse(res.slots.__contains__, st.prev))
+        if not gone:
+            return False
+        if self._none_expired(st, poll_at):
+            live_prev: Any = st.prev
+            lost = len(gone)
+        else:
+            live_prev = [k for k in st.prev if not expired(k)]
+            lost = sum(1 for k in gone if not expired(k))
         if len(live_prev) < self.settings.collapse_min_slots:
             return False
-        lost = sum(1 for k in live_prev if k not in res.slots)
         if lost / len(live_prev) < self.settings.collapse_share:
             return False
         prev_venues = {k.venue_id for k in live_prev}
@@ -304,7 +337,7 @@ class Poller:
         expired = self._expired_fn(poll_at)
         outcome, detail, trusted = res.outcome.value, res.detail, res.trusted
         new = replace(st)
-        if trusted and st.baseline_ready and self._is_collapse(st, res, expired):
+        if trusted and st.baseline_ready and self._is_collapse(st, res, expired, poll_at):
             # Believed only when it persists: a burst of empty answers spans several quick polls.
             held_for = (poll_at - st.last_trusted_at).total_seconds() if st.last_trusted_at else 0.0
             if not st.pending_collapse or held_for < self.settings.collapse_confirm_s:
@@ -326,8 +359,14 @@ class Poller:
         release_fn, seen_rows = self._release_info(provider, spec, res, st, poll_at, calibrating)
         d = diff(st.prev, res.slots, st.baseline, trusted=True, poll_at=poll_at, prev_poll_at=st.last_trusted_at,
                  calibrating=calibrating, expired=expired, is_release=release_fn, max_gap_s=self.settings.max_gap_s)
-        new.prev = {k: v for k, v in st.prev.items() if k in res.slots}
+        new.prev = dict(st.prev)    # minus what left (ended, not censored: those are re-opened), plus opened
+        for e in d.ended:
+            if e.end_reason != "censored":
+                del new.prev[e.key]
         new.prev.update(d.opened)
+        new.expiry_floor, new.tz_version = st.expiry_floor, st.tz_version   # may be refreshed by _none_expired
+        if new.expiry_floor is not None and d.opened:
+            new.expiry_floor = min(new.expiry_floor, min(map(self._cutoff, d.opened)))
         if calibrating:
             new.baseline = st.baseline | set(d.opened)
             new.calibration_tries += 1
@@ -348,7 +387,7 @@ class Poller:
     def _release_info(self, provider: str, spec: BucketSpec, res: PollResult, st: BucketState, poll_at: datetime,
                       calibrating: bool) -> tuple[Any, list[tuple[int, int]]]:
         """First sightings of venue-dates (cached per date, loaded once); returns (is_release, rows to insert)."""
-        new_keys = [k for k in res.slots if k not in st.prev]
+        new_keys = list(filterfalse(st.prev.__contains__, res.slots))
         if not new_keys:
             return (lambda k: False), []
         ck = (provider, spec.bucket_date)

@@ -171,3 +171,42 @@ def test_release_wave_is_flagged(rig):
                     "ORDER BY observed_at, venue_id, slot_time")
     assert rows[:4] == [(5, time(18, 30), True), (5, time(19, 0), True), (5, time(19, 30), True), (6, time(19, 0), False)]
     assert rows[4] == (5, time(19, 0), False)
+
+
+def _at(local_hhmm, tz_offset_h=5):
+    """An instant on DAY given as New York wall time (UTC-5 in November)."""
+    h, m = map(int, local_hhmm.split(":"))
+    return datetime.combine(DAY, time(h, m)) + timedelta(hours=tz_offset_h)
+
+
+def test_expired_slots_never_count_toward_a_collapse_after_quiet_polls(rig):
+    """Most polls skip the per-slot expiry check (a cached floor of the slots' cut-offs); once the
+    earliest cut-off passes, expiring slots must still be told apart from a collapse."""
+    store, poller, step, _ = rig
+    early = [key(v, "18:00") for v in range(1, 8)]
+    step(early + [key(8, "20:00")])                     # calibration
+    s = step(early[:-1] + [key(8, "20:00")])           # one closes: the check runs, the floor is cached
+    assert s.trusted and s.n_closed == 1
+    gap = (_at("17:45") - (T0 + timedelta(seconds=60))).total_seconds()
+    s = step([key(8, "20:00")], gap=gap)               # the six 18:00 slots are past their cut-off guard
+    assert s.trusted and (s.n_expired, s.n_closed) == (6, 0)
+
+
+def test_a_venue_changing_zone_refreshes_the_expiry_floor(rig):
+    store, poller, step, _ = rig
+    clock = poller.clock
+
+    def poll(keys, tz, at):
+        clock.set(at)
+        venues = {k.venue_id: VenueInfo("resy", k.venue_id, f"V{k.venue_id}", None, None, None, tz, None, None)
+                  for k in keys}
+        poller.provider.queue.append(PollResult(Outcome.OK, venues, {k: ObservedSlot(k, None, "t", 1) for k in keys}))
+        return poller.poll(SPEC)
+    early = [key(v, "18:00") for v in range(1, 8)]
+    poll(early + [key(8, "20:00")], "America/Los_Angeles", _at("10:00"))
+    # 18:00 in Los Angeles is 02:00 UTC the next day: the floor cached here is far away
+    assert poll(early[:-1] + [key(8, "20:00")], "America/Los_Angeles", _at("10:01")).trusted
+    # the venues now say New York (their 18:00 is 23:00 UTC); a close makes the check run again
+    assert poll(early[:-2] + [key(8, "20:00")], "America/New_York", _at("10:02")).trusted
+    s = poll([key(8, "20:00")], "America/New_York", _at("17:45"))
+    assert s.trusted and (s.n_expired, s.n_closed) == (5, 0), s
