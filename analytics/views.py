@@ -243,8 +243,9 @@ def venue_heatmap(con: duckdb.DuckDBPyConnection, venue_id: int, d0: date, d1: d
     return df
 
 
-def venue_intervals(con: duckdb.DuckDBPyConnection, venue_id: int, limit: int = 200) -> pd.DataFrame:
-    return _df(con, "dash_venue_intervals", venue_id=venue_id, limit=limit)
+def venue_intervals(con: duckdb.DuckDBPyConnection, venue_id: int, d0: date, d1: date, limit: int = 200) -> pd.DataFrame:
+    """The venue's latest finished intervals that opened on venue-local days d0..d1."""
+    return _df(con, "dash_venue_intervals", venue_id=venue_id, d0=d0, d1=d1, limit=limit)
 
 
 def inventory(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

@@ -83,7 +83,7 @@ def pages(con: duckdb.DuckDBPyConnection) -> dict[str, Callable[[duckdb.DuckDBPy
     def venue(c: duckdb.DuckDBPyConnection) -> None:
         shell(c)
         views.venues(c), views.hist(c, fv, "none"), views.venue_daily(c, fv, "none")
-        views.venue_heatmap(c, venue_id, f.d0, f.d1), views.venue_intervals(c, venue_id, 200)
+        views.venue_heatmap(c, venue_id, f.d0, f.d1), views.venue_intervals(c, venue_id, f.d0, f.d1, 200)
 
     def durations(c: duckdb.DuckDBPyConnection) -> None:
         shell(c)

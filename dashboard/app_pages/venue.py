@@ -92,9 +92,10 @@ else:
                 "else a cancellation", drops)
 
 st.subheader("Recent intervals")
-iv = guard.load("venue_intervals", vid, 200)
+iv = guard.load("venue_intervals", vid, f.d0, f.d1, 200)
 if iv.empty:
-    notes.empty("intervals", "no finished interval for this venue yet.")
+    notes.empty("intervals", f"no finished interval of this venue opened between {f.d0} and {f.d1}.")
 else:
     st.dataframe(iv, hide_index=True, width="stretch", key="venue_intervals")
-notes.caption("Latest finished open intervals (UTC bounds; duration = first absent minus first seen)", len(iv))
+notes.caption(f"Latest finished open intervals that opened {f.d0} to {f.d1}, at most 200 (UTC bounds; "
+              "duration = first absent minus first seen)", len(iv))

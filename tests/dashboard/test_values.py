@@ -127,7 +127,8 @@ def test_venue_page_from_query_matches_sql(sql: duckdb.DuckDBPyConnection) -> No
                         {"v": vid, "a": D0, "b": D1}).fetchone()[0]  # type: ignore[index]
     assert at.metric[0].value == f"{int(drops):,}"
     iv = dataframe(at, "end_reason", "closed_lo")
-    n_iv = sql.execute("SELECT least(count(*), 200) FROM slot_intervals WHERE venue_id = $v", {"v": vid}).fetchone()[0]  # type: ignore[index]
+    n_iv = sql.execute("""SELECT least(count(*), 200) FROM slot_intervals WHERE venue_id = $v
+                          AND opened_local::DATE BETWEEN $a AND $b""", {"v": vid, "a": D0, "b": D1}).fetchone()[0]  # type: ignore[index]
     assert len(iv) == n_iv
 
 
