@@ -16,6 +16,7 @@ _ROOT = Path(__file__).resolve().parent.parent
 if str(_ROOT) not in sys.path:
     sys.path.insert(0, str(_ROOT))
 
+from dashboard import data  # noqa: E402
 from dashboard.components import filters, freshness  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -39,6 +40,7 @@ if (PAGES / "digest.py").exists():  # added by the digest work; nothing to wire 
 ops = [st.Page(PAGES / "health.py", title="Data health", icon=":material/monitor_heart:", url_path="health")]
 
 page = st.navigation({"Market": market, "Analysis": analysis, "Operations": ops})
-freshness.banner()
-filters.render()
-page.run()
+with data.run_scope():          # one reader connection for the whole run (see dashboard/data.py)
+    freshness.banner()
+    filters.render()
+    page.run()
