@@ -1,0 +1,55 @@
+-- nightly_intervals: grain = one slot interval that touches the days [<t0>, <t1>) (naive UTC): an
+-- ended one (slot_intervals) opened before <t1> whose end was recorded (ended_at) at or after <t0>,
+-- or a still-open one (open_slots) opened before <t1>. Read once per run by
+-- analytics.nightly.aggregate_range, which computes every per-day metric from these rows in numpy.
+-- Columns (compact: no strings except for venues missing from the venues table):
+--   vi        row of temp.nd_venues (-1: venue not in the venues table; xprov / xvid name it)
+--   k         row of temp.nd_keys, the (bucket, party size) polled in the range (-1: none)
+--   party_size, prime (time_bucket = 'prime'), is_drop (source 'drop' = a NEW_DROP), is_release
+--   closed    a CLOSED: end_reason 'closed' with a known first-absent poll (closed_hi)
+--   timed     a CLOSED with a known opening (source 'drop' | 'reopen', opened_lo..opened_hi at most
+--             <max_gap_s>) and a known close (closed_lo..closed_hi at most <max_gap_s>): the
+--             time-to-close sample, at duration_s (dur; NaN when missing)
+--   censored  known opening, ended without a (timely seen) booking: expired / censored, or a close
+--             seen only across a longer gap; lower bound closed_lo - opened_hi
+--   a = opened_hi (first poll with it), z = closed_lo (last poll with it; still open: last sighting),
+--   c = closed_hi (a CLOSED's day), e = ended_at (when the end was recorded; still open: z)
+--   hr        local hour of opened_hi (opened_local; still open: the venue's zone, else <tz>)
+-- Definitions of the facts: collector/store/migrations/0002_metrics.sql (venue_daily comment).
+WITH iv AS (
+    SELECT provider, venue_id, bucket_id, party_size, time_bucket = 'prime' AS prime,
+           source = 'drop' AS is_drop, is_release,
+           source IN ('drop', 'reopen') AND opened_lo IS NOT NULL
+             AND epoch(opened_hi) - epoch(opened_lo) <= $max_gap_s AS open_known,
+           closed_hi IS NOT NULL AND epoch(closed_hi) - epoch(closed_lo) <= $max_gap_s AS close_known,
+           end_reason, closed_hi IS NOT NULL AS has_hi,
+           opened_hi AS a, closed_lo AS z, coalesce(closed_hi, closed_lo) AS c,
+           coalesce(ended_at, closed_hi, closed_lo) AS e,
+           coalesce(duration_s, 'NaN'::DOUBLE) AS dur, CAST(hour(opened_local) AS TINYINT) AS hr
+    FROM slot_intervals
+    WHERE opened_hi < $t1 AND coalesce(ended_at, closed_hi, closed_lo) >= $t0
+    UNION ALL
+    SELECT o.provider, o.venue_id, o.bucket_id, o.party_size,
+           coalesce(bk.time_bucket, CASE WHEN list_contains($prime_slots, substr(o.bucket_id, 12, 5))
+                                         THEN 'prime' ELSE 'off_peak' END) = 'prime',
+           o.source = 'drop', o.is_release,
+           o.source IN ('drop', 'reopen') AND o.opened_lo IS NOT NULL
+             AND epoch(o.opened_hi) - epoch(o.opened_lo) <= $max_gap_s,
+           FALSE, NULL, FALSE, o.opened_hi, o.last_seen_at, o.last_seen_at, o.last_seen_at, 'NaN'::DOUBLE,
+           CAST(hour(timezone(coalesce(v.tz, $tz), timezone('UTC', o.opened_hi))) AS TINYINT)
+    FROM open_slots o
+    LEFT JOIN buckets bk ON bk.bucket_id = o.bucket_id AND bk.party_size = o.party_size
+    LEFT JOIN venues v ON v.provider = o.provider AND v.venue_id = o.venue_id
+    WHERE o.opened_hi < $t1
+)
+SELECT coalesce(x.vi, -1) AS vi, coalesce(nk.k, -1) AS k, iv.party_size, iv.prime, iv.is_drop, iv.is_release,
+       coalesce(iv.end_reason = 'closed' AND iv.has_hi, FALSE) AS closed,
+       coalesce(iv.end_reason = 'closed' AND iv.has_hi AND iv.open_known AND iv.close_known, FALSE) AS timed,
+       coalesce(iv.open_known AND iv.end_reason IS NOT NULL AND (iv.end_reason <> 'closed' OR NOT iv.close_known),
+                FALSE) AS censored,
+       iv.a, iv.z, iv.c, iv.e, iv.dur, iv.hr,
+       CASE WHEN x.vi IS NULL THEN iv.provider END AS xprov,
+       CASE WHEN x.vi IS NULL THEN iv.venue_id ELSE 0 END AS xvid
+FROM iv
+LEFT JOIN nd_venues x ON x.provider = iv.provider AND x.venue_id = iv.venue_id
+LEFT JOIN nd_keys nk ON nk.bucket_id = iv.bucket_id AND nk.party_size = iv.party_size;
