@@ -210,3 +210,34 @@ def test_a_venue_changing_zone_refreshes_the_expiry_floor(rig):
     assert poll(early[:-2] + [key(8, "20:00")], "America/New_York", _at("10:02")).trusted
     s = poll([key(8, "20:00")], "America/New_York", _at("17:45"))
     assert s.trusted and (s.n_expired, s.n_closed) == (5, 0), s
+
+
+@pytest.mark.parametrize("started", [True, False], ids=["writer thread", "inline store"])
+def test_a_key_already_stored_is_written_as_before_through_the_careful_rerun(tmp_path, started):
+    """Writes are plain INSERTs first (keys are new by construction); a key stored behind the
+    cache's back makes DuckDB refuse the batch, which is then rerun with INSERT OR IGNORE: the poll
+    lands once, the stored row stays, nothing is lost."""
+    settings = Settings().replace(calibration_polls=1)
+    store = Store(tmp_path / "t.duckdb")
+    if started:
+        store.start()
+    store.write(lambda c: ensure_buckets(c, DAY, T0, settings.replace(window_days=1)))
+    store.write(lambda c: c.execute("INSERT INTO buckets (bucket_id, party_size, bucket_date, time_slot, time_bucket, "
+                                    "created_at) VALUES ($b, 2, $d, '19:00', 'prime', $t) ON CONFLICT DO NOTHING",
+                                    {"b": SPEC.bucket_id, "d": DAY, "t": T0}))
+    prov = Scripted()
+    poller = Poller(store, prov, settings, ManualClock(T0))
+    prov.queue.append(result([key(1)]))
+    poller.poll(SPEC)
+    # someone else recorded key(2) as open (a stale cache would look the same)
+    store.write(lambda c: c.execute(
+        "INSERT INTO open_slots VALUES ('resy', 2, $d, TIME '19:00', 2, 'Dining Room', $b, 'elsewhere', 'drop', "
+        "NULL, $t, $t, FALSE)", {"d": DAY, "b": SPEC.bucket_id, "t": T0}))
+    poller.clock.advance(30)
+    prov.queue.append(result([key(1), key(2)]))
+    s = poller.poll(SPEC)
+    assert s.trusted and s.n_new_drop == 1 and not s.duplicate
+    assert q(store, "SELECT count(*) FROM poll_ledger") == [(2,)]
+    assert q(store, "SELECT event_type FROM availability_events WHERE venue_id = 2") == [("NEW_DROP",)]
+    assert q(store, "SELECT interval_id FROM open_slots WHERE venue_id = 2") == [("elsewhere",)]
+    store.close()
