@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 
 from collector.store.writer import QueueFull, Store, StoreClosed
-from collector.tracking.models import CleanEvent, CleanGoal, EventTuple
+from collector.tracking.models import EPOCH, MICROSECOND, CleanEvent, CleanGoal, EventTuple
 
 EVENT_COLUMNS = ("message_id", "alert_id", "user_id", "event_type", "occurred_at", "sent_at",
                  "received_at", "corrected_at", "skew_s", "skew_raw_s", "drop_event_id", "venue_id",
@@ -69,10 +69,6 @@ def event_row(ev: CleanEvent, received_at: datetime, max_skew_s: float, write_ke
             write_key_id)
 
 
-_EPOCH = datetime(1970, 1, 1)
-_US = timedelta(microseconds=1)
-
-
 @dataclass(slots=True)
 class EventBatch:
     """The valid events of one batch request, ready to insert: message_ids and an Arrow table with
@@ -90,11 +86,10 @@ def event_batch(events: Sequence[EventTuple], received_at: datetime, max_skew_s:
     same way, the same microseconds), with the arithmetic in numpy instead of per-row datetimes."""
     mid, alert, user, etype, occ, sent, drop, venue, score, meta = (list(c) for c in zip(*events, strict=True))
     n = len(mid)
-    occ_a = pa.array(occ, pa.timestamp("us"))
-    sent_a = pa.array(sent, pa.timestamp("us"))
-    occ_us = occ_a.to_numpy().view(np.int64)
-    recv_us = (received_at - _EPOCH) // _US
-    raw_us = sent_a.to_numpy().view(np.int64) - recv_us
+    occ_us = np.array(occ, np.int64)
+    sent_us = np.array(sent, np.int64)
+    recv_us = (received_at - EPOCH) // MICROSECOND
+    raw_us = sent_us - recv_us
     raw = raw_us / 1e6  # == timedelta.total_seconds(): int / 10**6, correctly rounded either way
     m = float(max_skew_s)
     low = np.where(raw < m, raw, m)             # min(m, raw), argument order kept (signed zeros)
@@ -102,11 +97,12 @@ def event_batch(events: Sequence[EventTuple], received_at: datetime, max_skew_s:
     # corrected = occurred - timedelta(seconds=applied): unclamped that is raw_us exactly; clamped
     # it is the timedelta of +-max_skew_s, computed once the way event_row computes it
     applied_us = np.where(applied == raw, raw_us,
-                          np.where(applied > 0, timedelta(seconds=m) // _US, timedelta(seconds=-m) // _US))
+                          np.where(applied > 0, timedelta(seconds=m) // MICROSECOND, timedelta(seconds=-m) // MICROSECOND))
     corrected = (occ_us - applied_us).view("datetime64[us]")
     arrays = [
         pa.array(mid, pa.string()), pa.array(alert, pa.string()), pa.array(user, pa.string()),
-        pa.array(etype, pa.string()), occ_a, sent_a,
+        pa.array(etype, pa.string()), pa.array(occ_us.view("datetime64[us]"), pa.timestamp("us")),
+        pa.array(sent_us.view("datetime64[us]"), pa.timestamp("us")),
         pa.array(np.full(n, recv_us, np.int64).view("datetime64[us]"), pa.timestamp("us")),
         pa.array(corrected, pa.timestamp("us")), pa.array(applied, pa.float64()), pa.array(raw, pa.float64()),
         pa.array(drop, pa.string()), pa.array(venue, pa.int64()), pa.array(score, pa.float64()),

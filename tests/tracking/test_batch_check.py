@@ -11,6 +11,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -26,6 +27,11 @@ from .test_fuzz import mutated_event, valid_event
 
 SETTINGS = settings(max_examples=300, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+
+
+def clean(e: m.EventTuple) -> m.CleanEvent:
+    at = [m.EPOCH + timedelta(microseconds=us) for us in e[4:6]]
+    return m.CleanEvent(*e[:4], *at, *e[6:])
 
 
 def careful(raw: bytes) -> m.BatchCheck:
@@ -124,6 +130,29 @@ def test_valid_batch_takes_the_typed_path_only(monkeypatch: pytest.MonkeyPatch) 
     assert [(x["index"], x["field"]) for x in got.errors] == [(7, "venue_id"), (300, "alert_id")]
 
 
+@SETTINGS
+@given(st.dictionaries(st.text(max_size=8), st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8),
+    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=5), c, max_size=3), max_leaves=10), max_size=4))
+def test_typed_metadata_text_equals_json_dumps(meta: dict[str, Any]) -> None:
+    try:
+        raw = json.dumps({"m": meta}).encode()
+    except ValueError:
+        return
+    try:
+        decoded = msgspec.json.decode(raw)["m"]  # what the typed decode hands over (no lone surrogates)
+    except msgspec.DecodeError:
+        return
+    assert m._typed_metadata(decoded) == m._metadata(decoded)
+
+
+def test_typed_metadata_edges() -> None:
+    for meta in ({"f": 1e-07, "g": 1e16}, {"n": 2**64, "s": "v1.2e3"}, {"d": [[[[{}]]]] * 3},
+                 {"deep": json.loads("[" * 300 + "]" * 300)}, {"x": "é" * 16381}, {"x": "é" * 16382},
+                 {"c": "".join(map(chr, range(32))) + "\\"}):
+        assert m._typed_metadata(meta) == m._metadata(meta), str(meta)[:60]
+
+
 @st.composite
 def clean_events(draw: Any) -> tuple[list[m.EventTuple], float, datetime]:
     max_skew = draw(st.sampled_from([0, 0.5, 1, 3600, 86400]))
@@ -148,7 +177,7 @@ def clean_events(draw: Any) -> tuple[list[m.EventTuple], float, datetime]:
 @given(clean_events())
 def test_event_batch_equals_event_row(case: tuple[list[m.EventTuple], float, datetime]) -> None:
     events, max_skew, received = case
-    want = rows_table([event_row(m.CleanEvent(*e), received, max_skew, "kid") for e in events])
+    want = rows_table([event_row(clean(e), received, max_skew, "kid") for e in events])
     got = event_batch(events, received, max_skew, "kid")
     assert got.ids == [e[0] for e in events]
     assert got.table.equals(want)
@@ -164,8 +193,8 @@ def test_events_job_parts_keep_order_and_first_of_repeated_id(tmp_path: Any) -> 
         return m._event_tuple(clean)
 
     a, b, c, d = (str(uuid.uuid4()) for _ in range(4))
-    row_a = event_row(m.CleanEvent(*tup(a, "alert_sent")), T0, 60.0, "kid")
-    row_b = event_row(m.CleanEvent(*tup(b, "alert_sent")), T0, 60.0, "kid")
+    row_a = event_row(clean(tup(a, "alert_sent")), T0, 60.0, "kid")
+    row_b = event_row(clean(tup(b, "alert_sent")), T0, 60.0, "kid")
     batch = event_batch([tup(c, "alert_sent"), tup(a, "booking_confirmed"), tup(d, "alert_sent")], T0, 60.0, "kid")
     parts: list[Any] = [[row_a], batch, [row_b], EventBatch(batch.ids[:1], batch.table.slice(0, 1))]
     job = EventsJob(parts=parts)
