@@ -422,7 +422,7 @@ class ResyProvider:
         """The hot path (a 5,000-venue poll: 39 pages, ~12k slots): msgspec already checked every
         type, so what is left is the start format (once per distinct string), the day and window,
         and the same defaults as _parse_hit / _parse_slot. Raises _Careful for anything else."""
-        name, vcache, new, sk, osl = self.name, self._venue_cache, tuple.__new__, SlotKey, ObservedSlot
+        name, vcache, sk, osl = self.name, self._venue_cache, SlotKey, ObservedSlot
         start_of, end_of = starts.get, ends.get
         for hit in pg.search.hits:
             ref = hit.id
@@ -453,7 +453,7 @@ class ResyProvider:
                 if t is _SKIP:
                     continue
                 cfg = slot.config
-                key = new(sk, (name, vid, day, t, party_size, cfg.type))
+                key = sk(name, vid, day, t, party_size, cfg.type)
                 e = d.end
                 end = end_of(e, _SKIP)
                 if end is _SKIP:
@@ -464,7 +464,7 @@ class ResyProvider:
                 if key in slots:
                     _add_slot(slots, tokens, key, end, cfg.token or "", q)
                 else:
-                    slots[key] = new(osl, (key, end, cfg.token or "", q))
+                    slots[key] = osl(key, end, cfg.token or "", q)
 
     def _parse_hit(self, hit: Any, where: str, day: dt.date, window: tuple[int, int], party_size: int,
                    venues: dict[int, VenueInfo], slots: dict[SlotKey, ObservedSlot],
