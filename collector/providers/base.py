@@ -179,6 +179,16 @@ def _snippet(text: str, n: int = 60) -> str:
 Decode = Callable[[bytes], Any]
 
 
+def _head(resp: httpx.Response) -> str:
+    """The body's head as text, for sniffing (only when it is not the JSON expected): decoding a
+    multi-MB JSON page to str cost more than parsing it."""
+    return resp.content[:20000].decode(resp.encoding or "utf-8", errors="replace")
+
+
+def _is_html(resp: httpx.Response, head: str) -> bool:
+    return "html" in resp.headers.get("content-type", "").lower() or head.lstrip().lower().startswith("<")
+
+
 def classify_response(resp: httpx.Response, now: dt.datetime, decode: Decode | None = None) -> Fetched:
     """Map an HTTP response onto an Outcome, per the table in docs/provider-api.md.
 
@@ -200,13 +210,9 @@ def classify_response(resp: httpx.Response, now: dt.datetime, decode: Decode | N
     if status >= 500:
         return Fetched(Outcome.SERVER_ERROR, http_status=status, retry_after_s=retry_after,
                        detail=f"HTTP {status}")
-    # Only the head is decoded for sniffing: decoding a multi-MB JSON page to str cost more than parsing it.
-    text = resp.content[:20000].decode(resp.encoding or "utf-8", errors="replace")
-    lowered = text.lower()
-    is_html = "html" in resp.headers.get("content-type", "").lower() or lowered.lstrip().startswith("<")
-    has_marker = any(m in lowered for m in CHALLENGE_MARKERS)
     if status == 403:
-        kind = "HTML page" if is_html else "forbidden"
+        text = _head(resp)
+        kind = "HTML page" if _is_html(resp, text) else "forbidden"
         return Fetched(Outcome.CHALLENGE, http_status=status, detail=f"HTTP 403 {kind}: {_snippet(text)!r}")
     if status >= 400 or status < 200:
         return Fetched(Outcome.SCHEMA_DRIFT, http_status=status, detail=f"unexpected HTTP {status}")
@@ -218,7 +224,8 @@ def classify_response(resp: httpx.Response, now: dt.datetime, decode: Decode | N
     try:
         body = orjson.loads(resp.content)   # ~2x faster than json on 5 MB polls (bench/poll_cycle.py)
     except (ValueError, RecursionError):
-        if is_html or has_marker:
+        text = _head(resp)
+        if _is_html(resp, text) or any(m in text.lower() for m in CHALLENGE_MARKERS):
             return Fetched(Outcome.CHALLENGE, http_status=status,
                            detail=f"HTTP {status} challenge/HTML instead of JSON: {_snippet(text)!r}")
         return Fetched(Outcome.MALFORMED, http_status=status, detail=f"body is not JSON: {_snippet(text)!r}")

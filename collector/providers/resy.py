@@ -38,6 +38,7 @@ DEFAULT_TZ = "America/New_York"
 # Search area: New York City, as public Resy clients send it.
 GEO = {"latitude": 40.7128, "longitude": -74.006, "radius": 35420}
 START_FORMAT = "%Y-%m-%d %H:%M:%S"
+JSON_BODY = {"Content-Type": "application/json"}   # request bodies are encoded with orjson
 
 
 class SchemaDrift(Exception):
@@ -321,7 +322,8 @@ class ResyProvider:
             body = {"availability": True, "page": page, "per_page": PER_PAGE,
                     "slot_filter": {"day": day.isoformat(), "party_size": party_size, "time_filter": time_slot},
                     "types": ["venue"], "order_by": "availability", "geo": GEO, "query": ""}
-            f = self._policy.fetch("POST", SEARCH_PATH, json=body, decode=_decode_page)
+            f = self._policy.fetch("POST", SEARCH_PATH, content=orjson.dumps(body), headers=JSON_BODY,
+                                   decode=_decode_page)
             requests += f.requests
             latency_ms += f.latency_ms
             if not f.ok:

@@ -241,3 +241,19 @@ def test_a_key_already_stored_is_written_as_before_through_the_careful_rerun(tmp
     assert q(store, "SELECT event_type FROM availability_events WHERE venue_id = 2") == [("NEW_DROP",)]
     assert q(store, "SELECT interval_id FROM open_slots WHERE venue_id = 2") == [("elsewhere",)]
     store.close()
+
+
+def test_a_venue_new_to_the_process_but_in_the_file_is_updated(rig):
+    """Venues this process never wrote go in with a plain INSERT; after a restart they are in the
+    file already, so the batch is rerun with the upsert: the new details win, first_seen_at stays."""
+    store, poller, step, _ = rig
+    step([key(1)])
+    (first,), = q(store, "SELECT first_seen_at FROM venues WHERE venue_id = 1")
+    p2 = Poller(store, poller.provider, poller.settings, poller.clock)   # a restart: empty caches
+    poller.clock.advance(30)
+    renamed = result([key(1)])
+    renamed.venues[1] = VenueInfo("resy", 1, "Renamed", "SoHo", 2, "Italian", "America/New_York", None, None)
+    s = p2.apply(SPEC, renamed, poller.clock.now(), poller.clock.now())
+    assert s.trusted
+    assert q(store, "SELECT name, first_seen_at, last_seen_at FROM venues WHERE venue_id = 1") == [
+        ("Renamed", first, poller.clock.now())]
