@@ -62,7 +62,7 @@ class DiffResult:
     transitions: list[Transition] = field(default_factory=list)
     opened: dict[SlotKey, OpenState] = field(default_factory=dict)
     ended: list[EndedInterval] = field(default_factory=list)
-    kept: list[SlotKey] = field(default_factory=list)    # open before and now
+    n_kept: int = 0    # slots open before and now (not across a gap)
 
     def count(self, kind: Kind) -> int:
         return sum(1 for t in self.transitions if t.kind == kind)
@@ -77,7 +77,8 @@ def diff(prev: Mapping[SlotKey, OpenState], curr: Collection[SlotKey], baseline:
          trusted: bool, poll_at: datetime, prev_poll_at: datetime | None, calibrating: bool,
          expired: Callable[[SlotKey], bool] = lambda k: False,
          is_release: Callable[[SlotKey], bool] = lambda k: False,
-         max_gap_s: float | None = None) -> DiffResult:
+         max_gap_s: float | None = None, new: list[SlotKey] | None = None,
+         gone: list[SlotKey] | None = None) -> DiffResult:
     """Transitions between the last trusted poll (prev) and this one (curr).
 
     - calibrating: every slot newly seen joins the baseline (BASELINE_AVAILABLE, left-censored);
@@ -90,6 +91,8 @@ def diff(prev: Mapping[SlotKey, OpenState], curr: Collection[SlotKey], baseline:
       sighting and a 'resumed' interval with an unknown opening starts (no event: not a transition);
       a slot first seen after such a gap is 'resumed' too, never a NEW_DROP (nobody saw it open).
     An untrusted poll returns an empty result: it moves nothing.
+    `new` (curr's keys not in prev, in curr's order) and `gone` (prev's keys not in curr, in prev's
+    order) may be handed in when the caller already has them; they are computed otherwise.
     """
     out = DiffResult()
     if not trusted:
@@ -103,10 +106,12 @@ def diff(prev: Mapping[SlotKey, OpenState], curr: Collection[SlotKey], baseline:
             st0 = prev[key]
             out.ended.append(EndedInterval(key, st0, prev_poll_at or st0.last_seen_at, None, "censored"))
             out.opened[key] = OpenState(interval_id(key, poll_at), "resumed", None, poll_at, poll_at)
-    else:
-        out.kept = list(filter(in_prev, curr_set))
-    # filter/filterfalse with bound __contains__ walk ~12k keys per poll in C, in curr's order
-    for key in filterfalse(in_prev, curr_set):
+    # filterfalse with a bound __contains__ walks ~12k keys per poll in C, in curr's order
+    if new is None:
+        new = list(filterfalse(in_prev, curr_set))
+    if not gap:
+        out.n_kept = len(curr_set) - len(new)
+    for key in new:
         iid = interval_id(key, poll_at)
         if gap and not calibrating:
             # first seen after an unobserved stretch: nobody saw it open, so it is neither a drop
@@ -125,7 +130,7 @@ def diff(prev: Mapping[SlotKey, OpenState], curr: Collection[SlotKey], baseline:
             kind = "NEW_DROP"
         out.opened[key] = st
         out.transitions.append(Transition(kind, key, iid, poll_at, prev_poll_at, None, st.is_release))
-    for key in filterfalse(curr_set.__contains__, prev):
+    for key in filterfalse(curr_set.__contains__, prev) if gone is None else gone:
         st = prev[key]
         reason: Literal["closed", "expired"] = "expired" if expired(key) else "closed"
         ended = EndedInterval(key, st, prev_poll_at or st.last_seen_at, poll_at, reason)

@@ -347,10 +347,10 @@ class Poller:
             st.tz_version = self._tz_version
         return st.expiry_floor is None or poll_at < st.expiry_floor
 
-    def _is_collapse(self, st: BucketState, res: PollResult, expired: Any, poll_at: datetime) -> bool:
+    def _is_collapse(self, st: BucketState, res: PollResult, expired: Any, poll_at: datetime,
+                     gone: list[SlotKey]) -> bool:
         if len(st.prev) < self.settings.collapse_min_slots:
             return False   # live slots are a subset of prev
-        gone = list(filterfalse(res.slots.__contains__, st.prev))
         if not gone:
             return False
         if self._none_expired(st, poll_at):
@@ -381,7 +381,10 @@ class Poller:
         expired = self._expired_fn(poll_at)
         outcome, detail, trusted = res.outcome.value, res.detail, res.trusted
         new = replace(st)
-        if trusted and st.baseline_ready and self._is_collapse(st, res, expired, poll_at):
+        # what left and what is new since the last trusted poll: one C-level pass each, shared by
+        # the collapse check, the release check and the diff
+        gone = list(filterfalse(res.slots.__contains__, st.prev)) if trusted else []
+        if trusted and st.baseline_ready and self._is_collapse(st, res, expired, poll_at, gone):
             # Believed only when it persists: a burst of empty answers spans several quick polls.
             held_for = (poll_at - st.last_trusted_at).total_seconds() if st.last_trusted_at else 0.0
             if not st.pending_collapse or held_for < self.settings.collapse_confirm_s:
@@ -400,9 +403,11 @@ class Poller:
                     PollRows(poll_id, spec, ledger, False, poll_at, new))
 
         calibrating = not st.baseline_ready
-        release_fn, seen_rows = self._release_info(provider, spec, res, st, poll_at, calibrating)
+        new_keys = list(filterfalse(st.prev.__contains__, res.slots))
+        release_fn, seen_rows = self._release_info(provider, spec, new_keys, st, poll_at, calibrating)
         d = diff(st.prev, res.slots, st.baseline, trusted=True, poll_at=poll_at, prev_poll_at=st.last_trusted_at,
-                 calibrating=calibrating, expired=expired, is_release=release_fn, max_gap_s=self.settings.max_gap_s)
+                 calibrating=calibrating, expired=expired, is_release=release_fn, max_gap_s=self.settings.max_gap_s,
+                 new=new_keys, gone=gone)
         new.prev = dict(st.prev)    # minus what left (ended, not censored: those are re-opened), plus opened
         for e in d.ended:
             if e.end_reason != "censored":
@@ -428,10 +433,10 @@ class Poller:
         return (PollSummary(poll_id, spec.bucket_id, spec.party_size, True, outcome, detail, *counts, len(res.slots)),
                 rows)
 
-    def _release_info(self, provider: str, spec: BucketSpec, res: PollResult, st: BucketState, poll_at: datetime,
-                      calibrating: bool) -> tuple[Any, list[tuple[int, int]]]:
-        """First sightings of venue-dates (cached per date, loaded once); returns (is_release, rows to insert)."""
-        new_keys = list(filterfalse(st.prev.__contains__, res.slots))
+    def _release_info(self, provider: str, spec: BucketSpec, new_keys: list[SlotKey], st: BucketState,
+                      poll_at: datetime, calibrating: bool) -> tuple[Any, list[tuple[int, int]]]:
+        """First sightings of venue-dates (cached per date, loaded once); returns (is_release, rows to insert).
+        new_keys: the poll's slots not open before."""
         if not new_keys:
             return (lambda k: False), []
         ck = (provider, spec.bucket_date)
@@ -493,7 +498,7 @@ class Poller:
         cur.execute("INSERT INTO poll_ledger SELECT * FROM tp_ledger")
 
     def _update_buckets(self, cur: duckdb.DuckDBPyConnection, rows: list[PollRows]) -> None:
-        kept = [r for r in rows if r.trusted and r.diff is not None and r.diff.kept]
+        kept = [r for r in rows if r.trusted and r.diff is not None and r.diff.n_kept]
         if len(rows) == 1:   # one poll (live polling): a keyed UPDATE with parameters, no join
             r = rows[0]
             cur.execute(

@@ -170,3 +170,18 @@ def test_gap_censors_and_resumes():
     assert prev[a].source == "resumed" and prev[a].opened_lo is None
     assert prev[b].source == "resumed" and prev[b].opened_lo is None   # first seen after the gap: not a drop
     assert last.transitions == []   # censoring is not a transition
+
+
+@given(polls, st.sampled_from([None, 120]))
+def test_handing_in_new_and_gone_gives_the_same_diff(seq, max_gap_s):
+    """The poller hands the diff the new and gone keys it already computed: same result, same order."""
+    out, prev, baseline, last = run(seq[:-1], max_gap_s=max_gap_s)
+    slots, trusted, gap = seq[-1]
+    t = (out[-1][0] if out else T0) + timedelta(seconds=gap)
+    curr = {k: None for k in sorted(slots)}
+    kw = dict(trusted=trusted, poll_at=t, prev_poll_at=last, calibrating=False, max_gap_s=max_gap_s)
+    a = diff(prev, curr, baseline, **kw)
+    b = diff(prev, curr, baseline, new=[k for k in curr if k not in prev], gone=[k for k in prev if k not in curr], **kw)
+    assert a == b
+    assert a.n_kept == (0 if not trusted or (last and max_gap_s and (t - last).total_seconds() > max_gap_s)
+                        else len(curr.keys() & prev.keys()))
