@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from analytics.sql_loader import run, run_script
-from analytics.survival import km_binned
+from analytics.survival import km_binned_t
 
 Progress = Callable[[int, int, str], None]
 
@@ -68,7 +68,7 @@ def _np(col: pa.Array | pa.ChunkedArray, dtype: Any = np.int64) -> np.ndarray:
     assert arr.null_count == 0
     np_t = arr.type.to_pandas_dtype()
     out = np.frombuffer(arr.buffers()[1], dtype=np_t, count=len(arr) + arr.offset)[arr.offset:]
-    return out.astype(dtype)
+    return out.astype(dtype, copy=False)
 
 
 _PA_TYPES = {np.dtype(np.int16): pa.int16(), np.dtype(np.int32): pa.int32(), np.dtype(np.int64): pa.int64(),
@@ -251,6 +251,32 @@ def _bin(d: np.ndarray) -> np.ndarray:
     return np.where(d < 1, 0, np.minimum(141, b)).astype(np.int64)
 
 
+def _runs(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values of a sorted array and where each run starts."""
+    if len(sorted_keys) == 0:
+        return sorted_keys, np.zeros(0, dtype=np.int64)
+    new = np.ones(len(sorted_keys), dtype=bool)
+    new[1:] = sorted_keys[1:] != sorted_keys[:-1]
+    starts = np.flatnonzero(new)
+    return sorted_keys[starts], starts
+
+
+def _dense_inverse(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """np.unique(keys, return_inverse=True) for non-negative keys of a modest range, in O(n + range)
+    (numpy 2's np.unique hashes: ~2 s on 2M keys here; this is ~20 ms). Sort-based beyond 64M."""
+    if len(keys) == 0:
+        return keys.astype(np.int64), keys.astype(np.int64)
+    top = int(keys.max()) + 1
+    if top > 1 << 26:
+        u = _runs(np.sort(keys))[0]
+        return u, np.searchsorted(u, keys)
+    seen = np.zeros(top, dtype=bool)
+    seen[keys] = True
+    u = np.flatnonzero(seen)
+    lut = np.cumsum(seen) - 1
+    return u, lut[keys]
+
+
 def _daily(con: duckdb.DuckDBPyConnection, rng: _Days, P: dict[str, Any], ven: pa.Table, *, tz: str,
            min_sample: int, prime_slots: list[str], max_gap_s: float) -> dict[str, pa.Table]:
     """Every per-day table of the range as Arrow tables (columns in table order)."""
@@ -370,8 +396,9 @@ def _daily(con: duckdb.DuckDBPyConnection, rng: _Days, P: dict[str, Any], ven: p
     nc = np.diff(np.append(starts, len(hk_c)))
     sc = np.add.reduceat(sd, starts) if len(starts) else np.zeros(0)
     hk_s = np.sort(g_ce * 142 + _bin((z[ms] - a[ms]) / 1e6))
-    ks, ns = np.unique(hk_s, return_counts=True)
-    hk = np.union1d(kc, ks)
+    ks, s_st = _runs(hk_s)
+    ns = np.diff(np.append(s_st, len(hk_s)))
+    hk = _runs(np.sort(np.concatenate([kc, ks])))[0]
     h_closed = np.zeros(len(hk), dtype=np.int64)
     h_cens = np.zeros(len(hk), dtype=np.int64)
     h_sum = np.zeros(len(hk))
@@ -496,8 +523,7 @@ def _daily(con: duckdb.DuckDBPyConnection, rng: _Days, P: dict[str, Any], ven: p
         "bin": _pa(h_bin.astype(np.int16)), "n_closed": _pa(h_closed.astype(np.int32)),
         "n_censored": _pa(h_cens.astype(np.int32)), "sum_s": _pa(h_sum)})
     mk = ((((h_d * 2 + h_pr) * NP + h_pi) * NH + v_hood[h_v]) * NPR + v_price[h_v]) * 142 + h_bin
-    umk, inv = np.unique(mk, return_inverse=True)
-    inv = inv.ravel()
+    umk, inv = _dense_inverse(mk)
     m_cl = np.bincount(inv, weights=h_closed, minlength=len(umk))
     m_ce = np.bincount(inv, weights=h_cens, minlength=len(umk))
     m_su = np.bincount(inv, weights=h_sum, minlength=len(umk))
@@ -519,14 +545,22 @@ def _daily(con: duckdb.DuckDBPyConnection, rng: _Days, P: dict[str, Any], ven: p
     NPR0 = int(price0.max()) + 1 if NV else 1
     sub = ((a_day[md] * 24 + hr) * 2 + prime[md]) * NP + pidx[md]       # (day, hour, tb, party)
     cell = (sub * NH + v_hood[dv]) * NPR0 + price0[dv]
-    ucell, cinv = np.unique(cell, return_inverse=True)
-    cinv = cinv.ravel()
+    ucell, cinv = _dense_inverse(cell)
     m_drops = np.bincount(cinv, minlength=len(ucell))
     m_rel = np.bincount(cinv[rel_d], minlength=len(ucell))
     # distinct venue_id per cell: distinct (cell, venue_id) pairs
-    vkey = np.unique(v_id[dv])
-    pair = np.unique(cinv.astype(np.int64) * (len(vkey) + 1) + np.searchsorted(vkey, v_id[dv]))
-    m_ven = np.bincount(pair // (len(vkey) + 1), minlength=len(ucell))
+    n_sub = int(sub.max()) + 1 if len(sub) else 0
+    if n_sub * NV <= 1 << 27:                            # distinct (sub-cell, venue) pairs by presence
+        pres_ = np.zeros(n_sub * NV, dtype=bool)
+        pres_[sub * NV + dv] = True
+        pr_sub, pr_v = np.divmod(np.flatnonzero(pres_), NV)
+    else:
+        pr_sub, pr_v = np.divmod(_runs(np.sort(sub * NV + dv))[0], NV)
+    pcell = np.searchsorted(ucell, (pr_sub * NH + v_hood[pr_v]) * NPR0 + price0[pr_v])
+    vrank = np.searchsorted(np.sort(v_id), v_id)         # count(DISTINCT venue_id): one id may span providers
+    if len(np.unique(vrank)) < NV:
+        pcell = _runs(np.sort(pcell * NV + vrank[pr_v]))[0] // NV
+    m_ven = np.bincount(pcell, minlength=len(ucell))
     c_pr0, r = ucell % NPR0, ucell // NPR0
     c_h, r = r % NH, r // NH
     c_pi, r = r % NP, r // NP
@@ -749,7 +783,7 @@ def _rolling(ven: _Venues, vd: pa.Table, hist: pa.Table, days: list[tuple[Any, .
     C = {m: _cum(M[m]) for m in meas}
     Cp, Cx2 = _cum(pres), _cum(pres * dr * dr)
     Cday, Cpart = _cum(present), _cum(partial)
-    km = _rolling_km(ven, hv, hist, first, NS, NA)        # (NA, 2, NV, 3, 4)
+    km = _rolling_km(ven, hv, hist, first, NS, NA)        # (NA, 2, 3, NV, 4)
     tb_names = _strings(["off_peak", "prime", "all"])
     cols: dict[str, list[np.ndarray]] = {}
 
@@ -783,7 +817,7 @@ def _rolling(ven: _Venues, vd: pa.Table, hist: pa.Table, days: list[tuple[Any, .
             add("drops_prev7", prev7)
             add("days_prev7", dprev7)
             for q, name in enumerate(("km_median_s", "km_median_lo_s", "km_median_hi_s", "median_close_s")):
-                add(name, km[j, wi, v_idx, t_idx, q])
+                add(name, km[j, wi, t_idx, v_idx, q])
     R = {k: np.concatenate(v) if v else np.zeros(0) for k, v in cols.items()}
     n = len(R["v"])
     v, t = R["v"].astype(np.int64), R["t"].astype(np.int64)
@@ -896,15 +930,15 @@ def _rolling(ven: _Venues, vd: pa.Table, hist: pa.Table, days: list[tuple[Any, .
 
 def _rolling_km(ven: _Venues, hv: np.ndarray, h: pa.Table, first: date, NS: int, NA: int) -> np.ndarray:
     """Kaplan-Meier medians per (as_of, window 7 | 14, venue, time bucket incl. 'all'): an
-    (NA, 2, NV, 3, 4) array of km_median_s, km_median_lo_s, km_median_hi_s, median_close_s (NaN:
+    (NA, 2, 3, NV, 4) array of km_median_s, km_median_lo_s, km_median_hi_s, median_close_s (NaN:
     not reached, or no histogram row in the window).
 
     The per-day histograms are read once (rolling_hist.sql); each window's merged histogram is a
-    running sum (add the new day, drop the one leaving), as dense groups x bins matrices, and
-    analytics.survival.km_binned runs on all groups of a window at once.
+    running sum (add the new day, drop the one leaving), as dense bins x groups matrices, and
+    analytics.survival.km_binned_t runs on all groups of a window at once.
     """
     NV = ven.n
-    out = np.full((NA, len(WINDOWS), NV, 3, 4), np.nan)
+    out = np.full((NA, len(WINDOWS), 3, NV, 4), np.nan)
     if h.num_rows == 0:
         return out
     b = _np(h.column("bin"))
@@ -915,7 +949,7 @@ def _rolling_km(ven: _Venues, hv: np.ndarray, h: pa.Table, first: date, NS: int,
     bl = np.zeros(142, dtype=np.int64)
     bl[used_bins] = np.arange(nb)
     di = _np(h.column("metric_date").cast(pa.date32())) - int(np.datetime64(first, "D").astype(np.int64))
-    flat = (hv * 2 + _np(h.column("prime"))) * nb + bl[b]
+    flat = (bl[b] * 2 + _np(h.column("prime"))) * NV + hv
     dv = _np(h.column("d"), np.float64)
     cv = _np(h.column("c"), np.float64)
     order = np.argsort(di, kind="stable")
@@ -927,9 +961,9 @@ def _rolling_km(ven: _Venues, hv: np.ndarray, h: pa.Table, first: date, NS: int,
         if i < 0 or bounds[i] == bounds[i + 1]:
             return None
         sl = slice(bounds[i], bounds[i + 1])
-        return (np.bincount(flat[sl], weights=dv[sl], minlength=size).reshape(NV, 2, nb),
-                np.bincount(flat[sl], weights=cv[sl], minlength=size).reshape(NV, 2, nb))
-    runs = {w: (np.zeros((NV, 2, nb)), np.zeros((NV, 2, nb))) for w in WINDOWS}
+        return (np.bincount(flat[sl], weights=dv[sl], minlength=size).reshape(nb, 2, NV),
+                np.bincount(flat[sl], weights=cv[sl], minlength=size).reshape(nb, 2, NV))
+    runs = {w: (np.zeros((nb, 2, NV)), np.zeros((nb, 2, NV))) for w in WINDOWS}
     days = [day(i) for i in range(NS)]
     for i in range(NS):
         for w in WINDOWS:
@@ -943,11 +977,11 @@ def _rolling_km(ven: _Venues, hv: np.ndarray, h: pa.Table, first: date, NS: int,
                 rc -= old[1]
             if i < 13:
                 continue
-            d3 = np.concatenate([rd, rd.sum(axis=1, keepdims=True)], axis=1).reshape(NV * 3, nb)
-            c3 = np.concatenate([rc, rc.sum(axis=1, keepdims=True)], axis=1).reshape(NV * 3, nb)
-            present = np.flatnonzero((d3.sum(axis=1) + c3.sum(axis=1)) > 0)
-            r = km_binned(d3[present], c3[present], lo, hi)
-            o = out[i - 13, WINDOWS.index(w)].reshape(NV * 3, 4)
+            d3 = np.concatenate([rd, rd.sum(axis=1, keepdims=True)], axis=1).reshape(nb, 3 * NV)
+            c3 = np.concatenate([rc, rc.sum(axis=1, keepdims=True)], axis=1).reshape(nb, 3 * NV)
+            present = np.flatnonzero((d3.sum(axis=0) + c3.sum(axis=0)) > 0)
+            r = km_binned_t(d3[:, present], c3[:, present], lo, hi)
+            o = out[i - 13, WINDOWS.index(w)].reshape(3 * NV, 4)
             for q, k in enumerate(("km_median_s", "km_median_lo_s", "km_median_hi_s", "median_close_s")):
                 o[present, q] = r[k]
     return out
