@@ -304,14 +304,13 @@ class Coalescer:
         job = EventsJob(parts=[w.part for w in group])
         with self._lock:
             recent = self._recent
-            job.careful = any(mid in recent for mid in job.ids)
+            job.careful = not recent.keys().isdisjoint(job.ids)
         return job
 
     def _remember(self, ids: list[str]) -> None:
         with self._lock:
             recent = self._recent
-            for mid in ids:
-                recent[mid] = None
+            recent.update(dict.fromkeys(ids))
             extra = len(recent) - self.recent_max
             if extra > 0:
                 for mid in list(itertools.islice(recent, extra)):
