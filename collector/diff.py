@@ -13,15 +13,19 @@ from datetime import datetime
 from itertools import filterfalse
 from typing import Literal
 
+import msgspec
+
 from collector.providers.base import SlotKey
 
 Kind = Literal["BASELINE_AVAILABLE", "NEW_DROP", "CLOSED", "EXPIRED"]
 Source = Literal["baseline", "reopen", "drop", "resumed"]
 
 
-@dataclass(frozen=True, slots=True)
-class OpenState:
-    """A slot open as of the last trusted poll (a row of open_slots)."""
+class OpenState(msgspec.Struct, frozen=True, gc=False):
+    """A slot open as of the last trusted poll (a row of open_slots).
+
+    A frozen msgspec Struct with gc=False: the service holds one per open slot of every bucket
+    (~12k per bucket at 5,000 venues), which the cyclic collector then never has to walk."""
 
     interval_id: str
     source: Source

@@ -1,10 +1,10 @@
 """Property tests of the pure diff: trust, provenance of every CLOSED, bounds, idempotency, expiry."""
 
-from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from msgspec.structs import replace
 
 from collector.diff import OpenState, diff
 from collector.providers.base import SlotKey
