@@ -294,10 +294,12 @@ def create_app(settings: Settings, store: Store, clock: Clock,
     async def handle_batch(headers: Headers, chunks: AsyncIterator[bytes]) -> Answer:
         try:
             kid = authenticate(headers)
-            check = check_body(await read_body(headers, chunks, m.MAX_BATCH_BYTES))
+            raw = await read_body(headers, chunks, m.MAX_BATCH_BYTES)
+            received = clock.now()  # once the body is in, before item validation (as before)
+            check = check_body(raw)
             if not check.valid:
                 raise ApiError(400, check.errors)
-            batch = event_batch([e for _, e in check.valid], clock.now(), max_skew, kid)
+            batch = event_batch([e for _, e in check.valid], received, max_skew, kid)
             stored = await write(batch)
         except ApiError as e:
             return e.status, {"errors": e.errors}, e.headers
