@@ -1,10 +1,11 @@
 """Write side of the tracking endpoint: rows -> Arrow batch -> one INSERT OR IGNORE per store job.
 
 A batch request arrives as an ``EventBatch`` (its Arrow table built column by column, skew
-correction in numpy); single events as row tuples. ``Coalescer`` turns many concurrent requests into one store job: while one job is in the writer,
-newly arriving rows wait and go together in the next (no timer, so an idle endpoint adds no
-latency). The Store then group-commits whatever jobs are queued. Each request learns, per
-message_id, whether it was stored or a duplicate; its future resolves only after COMMIT.
+correction in numpy), a single event as a row tuple. ``Coalescer`` turns many concurrent requests
+into one store job: while one job is in the writer, newly arriving rows wait and go together in
+the next (no timer, so an idle endpoint adds no latency). The Store then group-commits whatever
+jobs are queued. Each request learns, per message_id, whether it was stored or a duplicate; its
+future resolves only after COMMIT.
 """
 
 from __future__ import annotations
