@@ -20,7 +20,7 @@ changes. The prune step still deletes raw events only for days already aggregate
 from __future__ import annotations
 
 import contextlib
-import warnings
+import ctypes
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -31,7 +31,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from analytics.sql_loader import run, run_script
+from analytics.sql_loader import _uses, run, run_script, sql
 from analytics.survival import km_binned_t
 
 Progress = Callable[[int, int, str], None]
@@ -289,14 +289,18 @@ def _daily(con: duckdb.DuckDBPyConnection, rng: _Days, P: dict[str, Any], ven: p
                    "vi": _pa(np.arange(V, dtype=np.int32))})
     keys = pa.table({"bucket_id": _strings(P["k_name"]), "party_size": _pa(P["k_party"].astype(np.int16)),
                      "k": _pa(np.arange(P["n_keys"], dtype=np.int32))})
+    gaps_t = pa.table({"k": _pa(P["g_k"].astype(np.int32)), "t": _pa(P["g_t"].astype("datetime64[us]")),
+                       "i": _pa(np.arange(len(P["g_k"]), dtype=np.int32))})
     con.register("nd_venues", vx)
     con.register("nd_keys", keys)
+    con.register("nd_gaps_t", gaps_t)
     try:
         iv = _arrow(con, "nightly_intervals", t0=rng.T0, t1=rng.T1, max_gap_s=max_gap_s, prime_slots=prime_slots, tz=tz)
         base = run(con, "nightly_supply_base", t0=rng.T0).fetchall()
     finally:
         con.unregister("nd_venues")
         con.unregister("nd_keys")
+        con.unregister("nd_gaps_t")
     vi = _np(iv.column("vi"))
     v_pc = _np(v_prov.indices)
     v_id = _np(ven.column("venue_id"))
@@ -414,12 +418,17 @@ def _daily(con: duckdb.DuckDBPyConnection, rng: _Days, P: dict[str, Any], ven: p
     comp = g_k * span + (g_tt - base_t)
     cumv = np.concatenate([[0.0], np.cumsum(P["valid_s"])])
     k = _np(iv.column("k"))
-    has_k = np.flatnonzero(k >= 0)
-    kk = k[has_k]
-    ia = np.searchsorted(comp, kk * span + np.clip(a[has_k] - base_t, 0, span - 1), side="left")
-    iz = np.searchsorted(comp, kk * span + np.clip(z[has_k] - base_t, -1, span - 1), side="right") - 1
-    cov = ia <= iz
-    rows, ia, iz = has_k[cov], ia[cov], iz[cov]
+    # gap index of opened_hi / closed_lo: the exact poll (hash-joined in SQL: nd_gaps_t), else the
+    # first gap at or after opened_hi / the last one at or before closed_lo of the same key
+    ia = _np(iv.column("ia"))
+    iz = _np(iv.column("iz"))
+    has_k = k >= 0
+    miss = np.flatnonzero(has_k & (ia < 0))
+    ia[miss] = np.searchsorted(comp, k[miss] * span + np.clip(a[miss] - base_t, 0, span - 1), side="left")
+    miss = np.flatnonzero(has_k & (iz < 0))
+    iz[miss] = np.searchsorted(comp, k[miss] * span + np.clip(z[miss] - base_t, -1, span - 1), side="right") - 1
+    rows = np.flatnonzero(has_k & (ia <= iz) & (iz >= 0))
+    ia, iz = ia[rows], iz[rows]
     B = max(int(NGAP).bit_length(), 1)
     vp = vi[rows] * 2 + prime[rows]
     srt = _packed_sort(vp, (ia << B) | iz)
@@ -439,21 +448,30 @@ def _daily(con: duckdb.DuckDBPyConnection, rng: _Days, P: dict[str, Any], ven: p
         i_s, i_e, i_vp = s_ia[first], acc[last] & ((1 << B) - 1), s_vp[first]
     else:
         i_s = i_e = i_vp = np.zeros(0, np.int64)
-    # pieces: one per (island, day it touches); the gap rows of a key are in time order
+    # open time of an island = valid seconds of the gaps it covers, per day (the gap rows of a key
+    # are in time order, so a one-day island is one difference of cumulative sums)
     sd_, ed_ = g_day[i_s], g_day[i_e]
-    cnt = ed_ - sd_ + 1
-    rep = np.repeat(np.arange(len(i_s)), cnt)
-    pday = np.repeat(sd_, cnt) + (np.arange(len(rep)) - np.repeat(np.cumsum(cnt) - cnt, cnt))
-    pk = g_k[i_s[rep]]
-    f_i = np.searchsorted(comp, pk * span + (rng.t0[pday] - base_t), side="left")
-    l_i = np.searchsorted(comp, pk * span + (rng.t1[pday] - base_t), side="left") - 1
-    p_s = np.maximum(i_s[rep], f_i)
-    p_e = np.minimum(i_e[rep], l_i)
-    okp = p_s <= p_e
-    meas = np.where(okp, cumv[np.minimum(p_e, NGAP - 1) + 1] - cumv[np.minimum(p_s, NGAP)], 0.0) if NGAP else np.zeros(len(rep))
-    pv = i_vp[rep]
-    g_open = gidx(pv // 2, pday, pv % 2, plut[P["k_party"][pk]])
-    open_s = np.bincount(g_open, weights=meas, minlength=NG)
+    pk = g_k[i_s]
+    one = sd_ == ed_
+    meas = cumv[i_e[one] + 1] - cumv[i_s[one]]
+    open_s = np.bincount(gidx(i_vp[one] // 2, sd_[one], i_vp[one] % 2, plut[P["k_party"][pk[one]]]),
+                         weights=meas, minlength=NG)
+    multi = np.flatnonzero(~one)                 # islands across midnight: one piece per day
+    if len(multi):
+        run_key = g_k * ND + g_day
+        rk, rst = _runs(run_key)
+        f_tab = np.full(P["n_keys"] * ND, NGAP, dtype=np.int64)
+        l_tab = np.full(P["n_keys"] * ND, -1, dtype=np.int64)
+        f_tab[rk], l_tab[rk] = rst, np.append(rst[1:], NGAP) - 1
+        cnt = ed_[multi] - sd_[multi] + 1
+        rep = np.repeat(multi, cnt)
+        pday = np.repeat(sd_[multi], cnt) + (np.arange(len(rep)) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+        p_s = np.maximum(i_s[rep], f_tab[pk[rep] * ND + pday])
+        p_e = np.minimum(i_e[rep], l_tab[pk[rep] * ND + pday])
+        okp = p_s <= p_e
+        meas = np.where(okp, cumv[np.clip(p_e + 1, 0, NGAP)] - cumv[np.clip(p_s, 0, NGAP)], 0.0)
+        pv = i_vp[rep]
+        open_s += np.bincount(gidx(pv // 2, pday, pv % 2, plut[P["k_party"][pk[rep]]]), weights=meas, minlength=NG)
 
     # -- polls per day and per (day, time bucket, party size); observed time
     p_day, p_key, p_tr = P["p_day"], P["p_key"], P["p_trusted"]
@@ -618,9 +636,13 @@ def _register_temp(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -
 
 def _arrow(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> pa.Table:
     """The whole result of a named query as an Arrow table (fully consumed: see the register gotcha)."""
-    with warnings.catch_warnings():  # "extra copy" notice of DB-API results: fine for these sizes
-        warnings.simplefilter("ignore", UserWarning)
-        out = run(con, name, **params).to_arrow_table()
+    text = sql(name)
+    used = {k: v for k, v in params.items() if _uses(text, k)}
+    if set(params) - set(used):
+        raise TypeError(f"{name}.sql has no parameter(s) {sorted(set(params) - set(used))}")
+    # a relation streams into Arrow; a DB-API result (con.execute) makes an extra copy of the rows
+    # first (~260 MB more peak memory for the 10M-event window's intervals)
+    out = con.sql(text, params=used or None).to_arrow_table()
     assert isinstance(out, pa.Table)
     return out
 
@@ -651,20 +673,37 @@ def refresh_rolling(con: duckdb.DuckDBPyConnection, as_of: date, *, min_sample: 
         vd = _arrow(con, "rolling_vd", a0=as_of, a1=a1)
         hist = _arrow(con, "rolling_hist", a0=as_of, a1=a1)
     days = run(con, "rolling_days", a0=as_of, a1=a1).fetchall()
-    vr, vrp = _rolling(ven, vd, hist, days, as_of, a1, int(min_sample))
     run_script(con, "rolling", a0=as_of, a1=a1)
-    con.register("rl_out_venue_rolling", vr)
-    con.register("rl_out_venue_rolling_party", vrp)
-    try:
-        run_script(con, "rolling_write", a0=as_of, a1=a1, min_sample=int(min_sample))
-    finally:
-        con.unregister("rl_out_venue_rolling")
-        con.unregister("rl_out_venue_rolling_party")
+    n_vr = _insert(con, "venue_rolling", _rolling(ven, vd, hist, days, as_of, a1, int(min_sample)))
+    del hist
+    _release_memory()
+    n_vrp = _insert(con, "venue_rolling_party", _rolling_party(ven, vd, days, as_of, a1, int(min_sample)))
+    run_script(con, "rolling_write", a0=as_of, a1=a1, min_sample=int(min_sample))
     small = con.execute("SELECT (SELECT count(*) FROM market_rolling WHERE as_of >= $a AND as_of < $b), "
                         "(SELECT count(*) FROM supply_compression WHERE as_of >= $a AND as_of < $b)",
                         {"a": as_of, "b": a1}).fetchall()[0]
-    return {"venue_rolling": vr.num_rows, "venue_rolling_party": vrp.num_rows,
+    return {"venue_rolling": n_vr, "venue_rolling_party": n_vrp,
             "market_rolling": int(small[0]), "supply_compression": int(small[1])}
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> int:
+    """INSERT an Arrow table (columns in the table's order) into venue_rolling / venue_rolling_party."""
+    target = _ident(table, ("venue_rolling", "venue_rolling_party"))
+    con.register("_rl_in", rows)
+    try:
+        con.execute("INSERT INTO " + target + " SELECT * FROM _rl_in")  # noqa: S608 - allow-listed
+    finally:
+        con.unregister("_rl_in")
+    return rows.num_rows
+
+
+def _release_memory() -> None:
+    """Give freed heap memory back to the OS between the big steps (glibc keeps freed blocks of the
+    size numpy just used, so a recompute's peak would otherwise be the sum of its steps' peaks)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):      # not glibc: nothing to do
+        pass
 
 
 class _Venues:
@@ -747,8 +786,8 @@ def _prank(part: np.ndarray, val: np.ndarray) -> np.ndarray:
 
 
 def _rolling(ven: _Venues, vd: pa.Table, hist: pa.Table, days: list[tuple[Any, ...]], a0: date, a1: date,
-             min_sample: int) -> tuple[pa.Table, pa.Table]:
-    """venue_rolling and venue_rolling_party for as_of in [a0, a1) (definitions: rolling.sql)."""
+             min_sample: int) -> pa.Table:
+    """venue_rolling for as_of in [a0, a1) (definitions: rolling.sql)."""
     first = a0 - timedelta(days=13)
     NS = (a1 - first).days                         # day slots; as_of a0 is slot 13
     NA = (a1 - a0).days
@@ -763,12 +802,6 @@ def _rolling(ven: _Venues, vd: pa.Table, hist: pa.Table, days: list[tuple[Any, .
     NV = ven.n
     di = _np(vd.column("metric_date").cast(pa.date32())) - base_d
     pr = _np(vd.column("prime"))
-    party = _np(vd.column("party_size"))
-    psizes = np.flatnonzero(np.bincount(party)) if len(party) else np.zeros(0, np.int64)
-    NP = max(len(psizes), 1)
-    plut = np.zeros(int(psizes.max()) + 1 if len(psizes) else 1, dtype=np.int64)
-    plut[psizes] = np.arange(len(psizes))
-    pi = plut[party]
     # venue x tb x day (party sizes summed), then 'all' (index 2) = both time buckets
     cell = (vi * 2 + pr) * NS + di
     meas = ("drops", "release_drops", "cancel_drops", "closed", "closed_timed", "censored",
@@ -886,8 +919,36 @@ def _rolling(ven: _Venues, vd: pa.Table, hist: pa.Table, days: list[tuple[Any, .
         "trend_pct": opt(trend_pct), "trend": _dict_col(trend, _strings(["flat", "up", "down"])),
         "scarcity_score": opt(score), "scarcity_rank": _pa(rank.astype(np.int32), mask=rank == 0),
         "n": i32(n_km), "thin": _pa(thin)})
+    return vr
 
-    # venue_rolling_party: venue x tb x party x day, 'all' = both time buckets
+
+def _rolling_party(ven: _Venues, vd: pa.Table, days: list[tuple[Any, ...]], a0: date, a1: date,
+                   min_sample: int) -> pa.Table:
+    """venue_rolling_party for as_of in [a0, a1): venue x tb x party x day, 'all' = both time buckets."""
+    first = a0 - timedelta(days=13)
+    NS = (a1 - first).days
+    NA = (a1 - a0).days
+    present = np.zeros(NS, dtype=np.float64)
+    for d, _p in days:
+        present[(d - first).days] = 1
+    Cday = _cum(present)
+    vi = ven.resolve(vd)
+    NV = ven.n
+    di = _np(vd.column("metric_date").cast(pa.date32())) - int(np.datetime64(first, "D").astype(np.int64))
+    pr = _np(vd.column("prime"))
+    party = _np(vd.column("party_size"))
+    psizes = np.flatnonzero(np.bincount(party)) if len(party) else np.zeros(0, np.int64)
+    NP = max(len(psizes), 1)
+    plut = np.zeros(int(psizes.max()) + 1 if len(psizes) else 1, dtype=np.int64)
+    plut[psizes] = np.arange(len(psizes))
+    pi = plut[party]
+    tb_names = _strings(["off_peak", "prime", "all"])
+
+    def i32(x: np.ndarray) -> pa.Array:
+        return _pa(np.rint(x).astype(np.int32))
+
+    def opt(x: np.ndarray) -> pa.Array:
+        return _pa(np.nan_to_num(x), mask=np.isnan(x))
     pcell = ((vi * 2 + pr) * NP + pi) * NS + di
     PM = {m: np.bincount(pcell, weights=_np(vd.column(m), np.float64), minlength=NV * 2 * NP * NS).reshape(NV, 2, NP, NS)
           for m in ("drops", "closed_timed", "sum_close_s")}
@@ -925,7 +986,7 @@ def _rolling(ven: _Venues, vd: pa.Table, hist: pa.Table, days: list[tuple[Any, .
         "party_size": _pa(psizes[qp].astype(np.int16)), "drops": i32(Q["drops"]), "drops_per_day": opt(q_dpd),
         "share_of_drops": opt(q_share), "closed": i32(Q["closed"]), "mean_close_s": opt(q_mean),
         "n": i32(Q["drops"]), "thin": _pa(Q["drops"] < min_sample)})
-    return vr, vrp
+    return vrp
 
 
 def _rolling_km(ven: _Venues, hv: np.ndarray, h: pa.Table, first: date, NS: int, NA: int) -> np.ndarray:
@@ -964,14 +1025,17 @@ def _rolling_km(ven: _Venues, hv: np.ndarray, h: pa.Table, first: date, NS: int,
         return (np.bincount(flat[sl], weights=dv[sl], minlength=size).reshape(nb, 2, NV),
                 np.bincount(flat[sl], weights=cv[sl], minlength=size).reshape(nb, 2, NV))
     runs = {w: (np.zeros((nb, 2, NV)), np.zeros((nb, 2, NV))) for w in WINDOWS}
-    days = [day(i) for i in range(NS)]
+    days: dict[int, tuple[np.ndarray, np.ndarray] | None] = {}      # the last 15 days only (memory)
     for i in range(NS):
+        days[i] = day(i)
+        days.pop(i - max(WINDOWS) - 1, None)
         for w in WINDOWS:
             rd, rc = runs[w]
-            if days[i] is not None:
-                rd += days[i][0]
-                rc += days[i][1]
-            old = days[i - w] if i >= w else None
+            new = days[i]
+            if new is not None:
+                rd += new[0]
+                rc += new[1]
+            old = days.get(i - w)
             if old is not None:
                 rd -= old[0]
                 rc -= old[1]
@@ -1015,12 +1079,13 @@ def data_days(con: duckdb.DuckDBPyConnection, tz: str) -> tuple[date, date] | No
 
 def recompute(con: duckdb.DuckDBPyConnection, *, tz: str, min_sample: int, today: date,
               prime_slots: Sequence[str] = DEFAULT_PRIME_SLOTS, max_gap_s: float = DEFAULT_MAX_GAP_S,
-              progress: Progress | None = None, chunk_days: int = 31,
+              progress: Progress | None = None, chunk_days: int = 2,
               guard_minutes: int = DEFAULT_GUARD_MINUTES) -> dict[str, Any]:
     """Rebuild every metric table from slot_intervals + poll_ledger (kept forever).
 
     Days from the first poll to yesterday (``today`` - 1) are rebuilt in chunks of ``chunk_days``
-    (one SQL pass each), then the rolling tables for every day. Rows for days outside that span are
+    (one read of polls and intervals each; small chunks keep the peak memory low and were also
+    the fastest on the 10M-event bench window), then the rolling tables for every day. Rows for days outside that span are
     deleted, so the result equals running the nightly job for each day in turn.
     """
     span = data_days(con, tz)
@@ -1040,6 +1105,7 @@ def recompute(con: duckdb.DuckDBPyConnection, *, tz: str, min_sample: int, today
         r = aggregate_range(con, d, e, tz=tz, min_sample=min_sample, today=today,
                             prime_slots=prime_slots, max_gap_s=max_gap_s, guard_minutes=guard_minutes)
         out["rows"] += sum(v for k, v in r.items() if k in DAILY_TABLES)
+        _release_memory()
         i += 1
         if progress:
             progress(i, steps, f"daily {d}..{e}")

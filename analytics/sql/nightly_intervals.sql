@@ -15,6 +15,8 @@
 --   a = opened_hi (first poll with it), z = closed_lo (last poll with it; still open: last sighting),
 --   c = closed_hi (a CLOSED's day), e = ended_at (when the end was recorded; still open: z)
 --   hr        local hour of opened_hi (opened_local; still open: the venue's zone, else <tz>)
+--   ia / iz   row of temp.nd_gaps_t (the range's gap rows: trusted polls by key and time) at exactly
+--             opened_hi / closed_lo (-1: no such poll; analytics.nightly then searches by time)
 -- Definitions of the facts: collector/store/migrations/0002_metrics.sql (venue_daily comment).
 WITH iv AS (
     SELECT provider, venue_id, bucket_id, party_size, time_bucket = 'prime' AS prime,
@@ -49,7 +51,10 @@ SELECT coalesce(x.vi, -1) AS vi, coalesce(nk.k, -1) AS k, iv.party_size, iv.prim
                 FALSE) AS censored,
        iv.a, iv.z, iv.c, iv.e, iv.dur, iv.hr,
        CASE WHEN x.vi IS NULL THEN iv.provider END AS xprov,
-       CASE WHEN x.vi IS NULL THEN iv.venue_id ELSE 0 END AS xvid
+       CASE WHEN x.vi IS NULL THEN iv.venue_id ELSE 0 END AS xvid,
+       coalesce(ga.i, -1) AS ia, coalesce(gz.i, -1) AS iz
 FROM iv
 LEFT JOIN nd_venues x ON x.provider = iv.provider AND x.venue_id = iv.venue_id
-LEFT JOIN nd_keys nk ON nk.bucket_id = iv.bucket_id AND nk.party_size = iv.party_size;
+LEFT JOIN nd_keys nk ON nk.bucket_id = iv.bucket_id AND nk.party_size = iv.party_size
+LEFT JOIN nd_gaps_t ga ON ga.k = nk.k AND ga.t = iv.a
+LEFT JOIN nd_gaps_t gz ON gz.k = nk.k AND gz.t = iv.z;

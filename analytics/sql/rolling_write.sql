@@ -1,13 +1,8 @@
--- rolling_write: second half of the rolling refresh (see rolling.sql for the definitions). Grain of
--- each insert: venue_rolling (venue, as_of, window_days, time bucket incl. 'all'), venue_rolling_party
--- (+ party size): the Arrow tables analytics.nightly._rolling computed (registered as rl_out_*,
--- columns in table order); market_rolling (as_of, window_days, time bucket) from venue_rolling,
+-- rolling_write: last part of the rolling refresh (see rolling.sql for the definitions), run after
+-- analytics.nightly.refresh_rolling has inserted venue_rolling and venue_rolling_party (computed in
+-- numpy). Grain of each insert: market_rolling (as_of, window_days, time bucket) from venue_rolling,
 -- venue_daily and supply_daily; supply_compression (as_of, bucket_date, time bucket, party size)
 -- from supply_daily. Reads temp.rl_win (rolling.sql).
-
-INSERT INTO venue_rolling SELECT * FROM rl_out_venue_rolling;
-
-INSERT INTO venue_rolling_party SELECT * FROM rl_out_venue_rolling_party;
 
 -- Grain: as_of, window, time bucket (incl. 'all').
 INSERT INTO market_rolling
