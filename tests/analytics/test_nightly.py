@@ -204,3 +204,25 @@ def test_prune_only_removes_events_of_aggregated_days(tmp_path: Path) -> None:
     assert an.days_pending_prune(con, date(2026, 11, 12), "UTC") == [D + timedelta(days=1)]
     assert con.execute("SELECT * FROM slot_intervals ORDER BY interval_id").fetchall() == before_iv
     assert _snapshot(con) == before_vd
+
+
+GRAIN = {  # migration 0005 dropped these tables' PRIMARY KEY: the job itself must keep the grain unique
+    "venue_daily": "provider, venue_id, metric_date, time_bucket, party_size",
+    "venue_daily_hist": "provider, venue_id, metric_date, time_bucket, party_size, bin",
+    "market_daily": "metric_date, hour_local, neighborhood, price_range, time_bucket, party_size",
+    "venue_rolling": "provider, venue_id, as_of, window_days, time_bucket",
+    "venue_rolling_party": "provider, venue_id, as_of, window_days, time_bucket, party_size",
+}
+
+
+def test_metric_tables_keep_their_grain_unique(tmp_path: Path) -> None:
+    con = _db(tmp_path)
+    for _ in range(2):                       # re-runs replace, never duplicate
+        _agg(con, D)
+        _agg(con, D + timedelta(days=1))
+    con.execute("BEGIN")
+    an.recompute(con, tz="UTC", min_sample=3, today=D + timedelta(days=2))
+    con.execute("COMMIT")
+    for t, cols in GRAIN.items():
+        n, distinct = con.execute(f"SELECT count(*), count(DISTINCT ({cols})) FROM {t}").fetchone()  # noqa: S608
+        assert n > 0 and n == distinct, t
