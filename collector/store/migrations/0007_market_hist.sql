@@ -2,8 +2,9 @@
 -- distribution pages read ~10^4 rows instead of merging every venue's bins at request time.
 -- Grain: metric_date, time_bucket, party_size, neighborhood, price_range, bin. It is venue_daily_hist
 -- summed over the venues of each (neighborhood, price_range) as the venues table had them when the
--- day was aggregated (the convention of market_daily). Written by the nightly job right after
--- venue_daily_hist (analytics/sql/nightly_market_hist.sql); backfilled here from existing days.
+-- day was aggregated (the convention of market_daily). Written by the nightly job together with
+-- venue_daily_hist (analytics/nightly.py, analytics/sql/nightly_write.sql); backfilled here from
+-- existing days.
 CREATE TABLE market_daily_hist (
     metric_date   DATE NOT NULL,
     time_bucket   VARCHAR NOT NULL,
