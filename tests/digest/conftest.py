@@ -4,45 +4,21 @@ digest bundle of its last complete week, built once per session through the CLI 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
-from types import SimpleNamespace
 
 import duckdb
 import pytest
-from demo import add_alerts
+from demo import END, NOW, WEEK, make_demo_db, settings_for
 
-from analytics import nightly
 from analytics.db import connect
-from analytics.digest.queries import local_midnight_utc
-from bench.synth import make_synthetic_db
 from collector.store.migrate import migrate
-
-END = date(2026, 11, 22)          # a Sunday: 2026-W47 is the last complete week
-WEEK = "2026-W47"
-NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
-TZ = "America/New_York"
-
-
-def settings_for(db: Path, **kw: object) -> SimpleNamespace:
-    base = dict(db_path=str(db), snapshot_path=str(db.with_suffix(".no-snapshot")), timezone=TZ, min_sample=10,
-                tap_window_s=1800, book_window_s=86400)
-    base.update(kw)
-    return SimpleNamespace(**base)
 
 
 @pytest.fixture(scope="session")
 def digest_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     p = tmp_path_factory.mktemp("digestdb") / "demo.duckdb"
-    make_synthetic_db(p, venues=60, days=14, events=30_000, seed=3, end=END)
-    con = connect(p)
-    try:
-        nightly.recompute(con, tz=TZ, min_sample=10, today=date(2026, 11, 23))
-        # alerts for the digest week's drops (market-local week -> UTC bounds)
-        add_alerts(con, local_midnight_utc(date(2026, 11, 16), TZ), local_midnight_utc(date(2026, 11, 23), TZ))
-    finally:
-        con.close()
-    return p
+    return make_demo_db(p, venues=60, days=14, events=30_000, seed=3, end=END, week=date(2026, 11, 16))
 
 
 @pytest.fixture(scope="session")

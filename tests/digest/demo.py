@@ -1,4 +1,5 @@
-"""Seeded alert events for the digest's demo databases (the synthetic market has no clients).
+"""The digest's demo databases: bench.synth, the real nightly aggregation, and seeded alert events
+for the digest week (the synthetic market has no clients).
 
 For a share of the week's NEW_DROP intervals: alert_sent 20 s after the drop was seen, then
 alert_opened / tap_to_reserve / booking_confirmed with fixed probabilities and exponential
@@ -8,10 +9,30 @@ delays. Deterministic under the seed. Imported by name (tests/ is not a package)
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
 
 import duckdb
 import pandas as pd
+
+from analytics import nightly
+from analytics.db import connect
+from analytics.digest.queries import local_midnight_utc
+from bench.synth import make_synthetic_db
+
+TZ = "America/New_York"
+END = date(2026, 11, 22)          # a Sunday: 2026-W47 is the last complete week
+WEEK = "2026-W47"
+NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
+
+
+def settings_for(db: Path, **kw: object) -> SimpleNamespace:
+    """The settings values the digest reads, for the database DB (overrides in KW)."""
+    base = dict(db_path=str(db), snapshot_path=str(db.with_suffix(".no-snapshot")), timezone=TZ, min_sample=10,
+                tap_window_s=1800, book_window_s=86400)
+    base.update(kw)
+    return SimpleNamespace(**base)
 
 STEPS = (("alert_opened", 0.55, 120.0), ("tap_to_reserve", 0.45, 60.0), ("booking_confirmed", 0.5, 300.0))
 
@@ -46,3 +67,16 @@ def add_alerts(con: duckdb.DuckDBPyConnection, t0: datetime, t1: datetime, *, se
     finally:
         cur.close()
     return sum(1 for r in rows if r[3] == "alert_sent")
+
+
+def make_demo_db(path: Path, *, venues: int, days: int, events: int, seed: int, end: date, week: date) -> Path:
+    """A synthetic market ending END, every metric table (nightly.recompute up to END), and alert
+    journeys for the drops of the market-local week starting WEEK (a Monday)."""
+    make_synthetic_db(path, venues=venues, days=days, events=events, seed=seed, end=end)
+    con = connect(path)
+    try:
+        nightly.recompute(con, tz=TZ, min_sample=10, today=end + timedelta(days=1))
+        add_alerts(con, local_midnight_utc(week, TZ), local_midnight_utc(week + timedelta(days=7), TZ))
+    finally:
+        con.close()
+    return path

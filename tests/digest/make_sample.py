@@ -21,13 +21,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path[:0] = [str(ROOT), str(HERE)]
 
-from demo import add_alerts  # noqa: E402
+from demo import make_demo_db  # noqa: E402
 
-from analytics import nightly  # noqa: E402
-from analytics.db import connect  # noqa: E402
 from analytics.digest.cli import main  # noqa: E402
-from analytics.digest.queries import local_midnight_utc  # noqa: E402
-from bench.synth import make_synthetic_db  # noqa: E402
 
 TZ = "America/New_York"
 END = date(2026, 11, 22)
@@ -37,13 +33,7 @@ NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 def build(out: Path) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "demo.duckdb"
-        make_synthetic_db(db, venues=200, days=35, events=240_000, seed=11, end=END)
-        con = connect(db)
-        try:
-            nightly.recompute(con, tz=TZ, min_sample=10, today=date(2026, 11, 23))
-            add_alerts(con, local_midnight_utc(date(2026, 11, 16), TZ), local_midnight_utc(date(2026, 11, 23), TZ))
-        finally:
-            con.close()
+        make_demo_db(db, venues=200, days=35, events=240_000, seed=11, end=END, week=date(2026, 11, 16))
         if out.exists():
             shutil.rmtree(out)
         s = SimpleNamespace(db_path=str(db), snapshot_path=str(db.with_suffix(".none")), timezone=TZ, min_sample=10,

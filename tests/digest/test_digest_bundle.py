@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import NOW, WEEK, settings_for
+from demo import NOW, WEEK, settings_for
 from PIL import Image
 
 from analytics.digest.cli import main

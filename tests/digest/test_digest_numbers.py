@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import TZ
+from demo import TZ
 
 from analytics.digest import BuildOptions, headlines, parse_week
 from analytics.digest.builder import assemble
