@@ -5,21 +5,12 @@ Tests parse these back (tests/digest), so change them together.
 
 from __future__ import annotations
 
-import math
 from datetime import date
 from typing import Any
 
+from analytics.fmt import DASH, duration, missing  # noqa: F401 (part of this module's formats)
+
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-DASH = "—"
-
-
-def missing(v: Any) -> bool:
-    if v is None:
-        return True
-    try:
-        return bool(math.isnan(float(v)))
-    except (TypeError, ValueError):
-        return v is None
 
 
 def n(v: Any) -> str:
@@ -46,18 +37,6 @@ def signed(v: Any, digits: int = 1) -> str:
     return DASH if missing(v) else f"{float(v):+.{digits}f}"
 
 
-def duration(v: Any) -> str:
-    """Seconds as '45 s', '1 min 50 s', '2 h 05 min' (same format as the dashboard)."""
-    if missing(v):
-        return DASH
-    s = float(v)
-    if s < 60:
-        return f"{s:.0f} s"
-    if s < 3600:
-        m, sec = divmod(int(round(s)), 60)
-        return f"{m} min {sec:02d} s" if sec else f"{m} min"
-    h, m = divmod(int(round(s / 60)), 60)   # rounded to the minute (the dashboard truncates)
-    return f"{h} h {m:02d} min"
 
 
 def day(d: date) -> str:

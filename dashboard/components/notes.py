@@ -6,23 +6,14 @@ import math
 
 import streamlit as st
 
+from analytics.fmt import duration
+
 
 def fmt_n(n: int | float | None) -> str:
     return "n = 0" if n is None or (isinstance(n, float) and math.isnan(n)) else f"n = {int(n):,}"
 
 
-def fmt_duration(s: float | None) -> str:
-    """Seconds as '1 min 50 s' / '2 h 05 min' / '45 s'; an em dash when unknown."""
-    if s is None or (isinstance(s, float) and math.isnan(s)):
-        return "—"
-    s = float(s)
-    if s < 60:
-        return f"{s:.0f} s"
-    if s < 3600:
-        m, sec = divmod(int(round(s)), 60)
-        return f"{m} min {sec:02d} s" if sec else f"{m} min"
-    h, rem = divmod(int(round(s)), 3600)
-    return f"{h} h {rem // 60:02d} min"
+fmt_duration = duration   # seconds as '1 min 50 s' / '2 h 05 min' / '45 s'; an em dash when unknown
 
 
 def caption(definition: str, n: int | float | None, unit: str = "") -> None:
