@@ -70,11 +70,18 @@ def freshness(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 def data_span(con: duckdb.DuckDBPyConnection) -> tuple[date | None, date | None]:
     """First and last aggregated (complete) day; the last raw-event day when nothing is aggregated."""
+    first, last = last_aggregated_span(con)
+    if last is not None:
+        return first, last
+    row = run(con, "dash_last_raw_day").fetchone()
+    raw = row[0] if row else None
+    return raw, raw
+
+
+def last_aggregated_span(con: duckdb.DuckDBPyConnection) -> tuple[date | None, date | None]:
+    """First and last day the nightly job has aggregated (None, None before its first run)."""
     row = run(con, "dash_data_span").fetchone()
-    if not row:
-        return None, None
-    first, last, raw = row
-    return (first, last) if last is not None else (raw, raw)
+    return (row[0], row[1]) if row else (None, None)
 
 
 def filter_options(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -106,16 +113,10 @@ def open_now(con: duckdb.DuckDBPyConnection, f: Filters, now: datetime, window_s
     return df, counts
 
 
-def last_aggregated_day(con: duckdb.DuckDBPyConnection) -> date | None:
-    """The last day the nightly job has aggregated (None before its first run)."""
-    row = run(con, "dash_data_span").fetchone()
-    return row[1] if row else None
-
-
 def daily_drops(con: duckdb.DuckDBPyConnection, d0: date, d1: date) -> pd.DataFrame:
     """Market NEW_DROPs per venue-local day in [d0, d1]: aggregated days from market_daily (with
     their partial flag), days after the last aggregated one from the raw events (src 'raw')."""
-    last = last_aggregated_day(con)
+    last = last_aggregated_span(con)[1]
     raw_from = d0 if last is None else max(d0, last + timedelta(days=1))
     return _df(con, "dash_daily_drops", d0=d0, d1=d1, raw_from=raw_from if raw_from <= d1 else None)
 

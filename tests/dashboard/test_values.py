@@ -211,3 +211,26 @@ def test_pulse_daily_drops_equal_raw_events_and_aggregates(sql: duckdb.DuckDBPyC
         {"a": d0, "b": last - pd.Timedelta(days=1)}).fetchall()]
     assert typical["n_days"] == len(complete)
     assert typical["typical"] == (float(pd.Series(complete).median()) if complete else None)
+
+
+def test_data_span_is_the_aggregated_days_or_else_the_last_raw_day(demo_db: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from analytics import views
+    from analytics.db import connect
+
+    con = connect(demo_db, read_only=True)
+    try:
+        expected = con.execute("SELECT min(metric_date), max(metric_date) FROM day_quality").fetchone()
+        raw = con.execute("SELECT max(observed_local)::DATE FROM availability_events").fetchone()[0]  # type: ignore[index]
+        assert views.data_span(con) == expected
+    finally:
+        con.close()
+    fresh = tmp_path / "not-aggregated.duckdb"           # before the first nightly run
+    shutil.copy(demo_db, fresh)
+    con = connect(fresh)
+    try:
+        con.execute("DELETE FROM day_quality")
+        assert views.data_span(con) == (raw, raw)
+    finally:
+        con.close()
