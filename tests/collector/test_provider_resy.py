@@ -345,10 +345,8 @@ def test_junk_bodies_never_raise_and_are_never_trusted(body: bytes) -> None:
     assert res.detail and not res.detail.startswith("unexpected error")
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.tuples(st.sampled_from(FIXTURE_PATHS), st.one_of(st.just("<delete>"), JUNK)),
-                min_size=1, max_size=4))
-def test_a_mutated_recorded_payload_never_raises(mutations: list[tuple[tuple[Any, ...], Any]]) -> None:
+def _mutated(mutations: list[tuple[tuple[Any, ...], Any]]) -> bytes:
+    """The recorded payload with each (path, value) applied: a value set, or "<delete>" removes it."""
     body = copy.deepcopy(FIXTURE)
     for path, value in mutations:
         target = body
@@ -361,7 +359,14 @@ def test_a_mutated_recorded_payload_never_raises(mutations: list[tuple[tuple[Any
                 target[path[-1]] = value
         except (KeyError, IndexError, TypeError):
             continue  # an earlier mutation removed this path
-    res = _poll(json.dumps(body).encode())
+    return json.dumps(body).encode()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(FIXTURE_PATHS), st.one_of(st.just("<delete>"), JUNK)),
+                min_size=1, max_size=4))
+def test_a_mutated_recorded_payload_never_raises(mutations: list[tuple[tuple[Any, ...], Any]]) -> None:
+    res = _poll(_mutated(mutations))
     assert not res.detail.startswith("unexpected error")
     if res.trusted:
         assert all(k.slot_date == DAY and time(18) <= k.slot_time <= time(20) for k in res.slots)
@@ -475,17 +480,5 @@ def test_tokens_of_one_slot_across_pages_count_once_each() -> None:
 @given(st.lists(st.tuples(st.sampled_from(FIXTURE_PATHS), st.one_of(st.just("<delete>"), JUNK)),
                 min_size=1, max_size=4))
 def test_typed_and_plain_parsers_agree_on_mutated_payloads(mutations: list[tuple[tuple[Any, ...], Any]]) -> None:
-    body = copy.deepcopy(FIXTURE)
-    for path, value in mutations:
-        target = body
-        try:
-            for step in path[:-1]:
-                target = target[step]
-            if value == "<delete>":
-                del target[path[-1]]
-            else:
-                target[path[-1]] = value
-        except (KeyError, IndexError, TypeError):
-            continue
-    raw = json.dumps(body).encode()
+    raw = _mutated(mutations)
     _same(*_both(lambda r: httpx.Response(200, content=raw)))
