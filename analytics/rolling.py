@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from typing import Any
 
@@ -19,7 +20,7 @@ import pyarrow as pa
 
 from analytics.arrowcols import dict_col, ident, np_col, pa_arr, read_arrow, release_memory, str_array
 from analytics.sql_loader import run, run_script
-from analytics.survival import km_binned_t
+from analytics.survival import km_sparse
 
 WINDOWS = (7, 14)
 ROLLING_TABLES = ("venue_rolling", "venue_rolling_party", "market_rolling", "supply_compression")
@@ -40,7 +41,7 @@ def refresh_rolling(con: duckdb.DuckDBPyConnection, as_of: date, *, min_sample: 
         hist = read_arrow(con, "rolling_hist", a0=as_of, a1=a1)
     days = run(con, "rolling_days", a0=as_of, a1=a1).fetchall()
     run_script(con, "rolling", a0=as_of, a1=a1)
-    n_vr = _insert(con, "venue_rolling", _rolling(ven, vd, hist, days, as_of, a1, int(min_sample)))
+    n_vr = sum(_insert(con, "venue_rolling", t) for t in _rolling(ven, vd, hist, days, as_of, a1, int(min_sample)))
     del hist
     release_memory()
     n_vrp = _insert(con, "venue_rolling_party", _rolling_party(ven, vd, days, as_of, a1, int(min_sample)))
@@ -143,8 +144,8 @@ def _prank(part: np.ndarray, val: np.ndarray) -> np.ndarray:
 
 
 def _rolling(ven: _Venues, vd: pa.Table, hist: pa.Table, days: list[tuple[Any, ...]], a0: date, a1: date,
-             min_sample: int) -> pa.Table:
-    """venue_rolling for as_of in [a0, a1) (definitions: rolling.sql)."""
+             min_sample: int) -> Iterator[pa.Table]:
+    """venue_rolling for as_of in [a0, a1) (definitions: rolling.sql), one Arrow table per as_of."""
     first = a0 - timedelta(days=13)
     NS = (a1 - first).days                         # day slots; as_of a0 is slot 13
     NA = (a1 - a0).days
@@ -175,11 +176,11 @@ def _rolling(ven: _Venues, vd: pa.Table, hist: pa.Table, days: list[tuple[Any, .
     Cday, Cpart = _cum(present), _cum(partial)
     km = _rolling_km(ven, hv, hist, first, NS, NA)        # (NA, 2, 3, NV, 4)
     tb_names = str_array(["off_peak", "prime", "all"])
-    cols: dict[str, list[np.ndarray]] = {}
+    for j in range(NA):                           # one as_of at a time: rows are per as_of (memory)
+        cols: dict[str, list[np.ndarray]] = {}
 
-    def add(k: str, x: np.ndarray) -> None:
-        cols.setdefault(k, []).append(x)
-    for j in range(NA):
+        def add(k: str, x: np.ndarray, cols: dict[str, list[np.ndarray]] = cols) -> None:
+            cols.setdefault(k, []).append(x)
         s = np.array(13 + j)
         for wi, w in enumerate(WINDOWS):
             n_rows = _wsum(Cp, s, w)
@@ -208,75 +209,75 @@ def _rolling(ven: _Venues, vd: pa.Table, hist: pa.Table, days: list[tuple[Any, .
             add("days_prev7", dprev7)
             for q, name in enumerate(("km_median_s", "km_median_lo_s", "km_median_hi_s", "median_close_s")):
                 add(name, km[j, wi, t_idx, v_idx, q])
-    R = {k: np.concatenate(v) if v else np.zeros(0) for k, v in cols.items()}
-    n = len(R["v"])
-    v, t = R["v"].astype(np.int64), R["t"].astype(np.int64)
-    a_i, w_i = R["as_of"].astype(np.int64), R["w"].astype(np.int64)
-    dobs = R["days_observed"]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        dpd = np.where(dobs > 0, R["drops"] / dobs, np.nan)
-        share = np.where(R["observed_s"] != 0, R["fully_booked_s"] / R["observed_s"], np.nan)
-        rate7 = np.where(R["days_last7"] > 0, R["drops_last7"] / R["days_last7"], np.nan)
-        ratep = np.where(R["days_prev7"] > 0, R["drops_prev7"] / R["days_prev7"], np.nan)
-        trend_pct = np.where(ratep != 0, (100.0 * (rate7 - ratep)) / ratep, np.nan)
-        rel_ch = (rate7 - ratep) / ratep
-        vcv = np.where(R["mean_daily"] != 0, R["volatility"] / R["mean_daily"], np.nan)
-    n_km = R["closed_timed"] + R["censored"]
-    thin = n_km < min_sample
-    nan_r7, nan_rp = np.isnan(rate7), np.isnan(ratep)
-    trend = np.where(nan_r7 | nan_rp, 0,
-                     np.where(ratep == 0, np.where(rate7 > 0, 1, 0),
-                              np.where(rel_ch >= 0.10, 1, np.where(rel_ch <= -0.10, 2, 0))))
-    # scarcity: percent ranks among the non-thin rows of the same (as_of, window, time bucket)
-    part = (a_i * 2 + w_i) * 3 + t
-    ok = ~thin
-    cb = np.full(n, np.nan)
-    m1 = ok & ~np.isnan(share)
-    cb[m1] = _prank(part[m1], share[m1])
-    cr = np.full(n, np.nan)
-    m2 = ok & ~np.isnan(dpd)
-    cr[m2] = _prank(part[m2], -dpd[m2])
-    cf = np.full(n, np.nan)
-    kmm = R["km_median_s"]
-    cf[ok] = _prank(part[ok], -np.where(np.isnan(kmm[ok]), np.inf, kmm[ok]))
-    cnt = (~np.isnan(cb)).astype(np.int64) + (~np.isnan(cr)).astype(np.int64) + (~np.isnan(cf)).astype(np.int64)
-    tot = (np.nan_to_num(cb) + np.nan_to_num(cr)) + np.nan_to_num(cf)
-    score = np.where(ok & (cnt > 0), (100.0 * tot) / np.maximum(cnt, 1), np.nan)
-    rank = np.zeros(n, dtype=np.int64)
-    hs = np.flatnonzero(~np.isnan(score))
-    if len(hs):
-        o = np.lexsort((ven.vid[v[hs]], -score[hs], part[hs]))
-        ps = part[hs][o]
-        newp = np.ones(len(o), dtype=bool)
-        newp[1:] = ps[1:] != ps[:-1]
-        idx = np.arange(len(o))
-        rank[hs[o]] = idx - np.maximum.accumulate(np.where(newp, idx, 0)) + 1
-    as_of_d = np.datetime64(a0, "D") + a_i.astype("timedelta64[D]")
-    win = np.array(WINDOWS, dtype=np.int16)[w_i]
+        R = {k: np.concatenate(v) if v else np.zeros(0) for k, v in cols.items()}
+        n = len(R["v"])
+        v, t = R["v"].astype(np.int64), R["t"].astype(np.int64)
+        a_i, w_i = R["as_of"].astype(np.int64), R["w"].astype(np.int64)
+        dobs = R["days_observed"]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dpd = np.where(dobs > 0, R["drops"] / dobs, np.nan)
+            share = np.where(R["observed_s"] != 0, R["fully_booked_s"] / R["observed_s"], np.nan)
+            rate7 = np.where(R["days_last7"] > 0, R["drops_last7"] / R["days_last7"], np.nan)
+            ratep = np.where(R["days_prev7"] > 0, R["drops_prev7"] / R["days_prev7"], np.nan)
+            trend_pct = np.where(ratep != 0, (100.0 * (rate7 - ratep)) / ratep, np.nan)
+            rel_ch = (rate7 - ratep) / ratep
+            vcv = np.where(R["mean_daily"] != 0, R["volatility"] / R["mean_daily"], np.nan)
+        n_km = R["closed_timed"] + R["censored"]
+        thin = n_km < min_sample
+        nan_r7, nan_rp = np.isnan(rate7), np.isnan(ratep)
+        trend = np.where(nan_r7 | nan_rp, 0,
+                         np.where(ratep == 0, np.where(rate7 > 0, 1, 0),
+                                  np.where(rel_ch >= 0.10, 1, np.where(rel_ch <= -0.10, 2, 0))))
+        # scarcity: percent ranks among the non-thin rows of the same (as_of, window, time bucket)
+        part = (a_i * 2 + w_i) * 3 + t
+        ok = ~thin
+        cb = np.full(n, np.nan)
+        m1 = ok & ~np.isnan(share)
+        cb[m1] = _prank(part[m1], share[m1])
+        cr = np.full(n, np.nan)
+        m2 = ok & ~np.isnan(dpd)
+        cr[m2] = _prank(part[m2], -dpd[m2])
+        cf = np.full(n, np.nan)
+        kmm = R["km_median_s"]
+        cf[ok] = _prank(part[ok], -np.where(np.isnan(kmm[ok]), np.inf, kmm[ok]))
+        cnt = (~np.isnan(cb)).astype(np.int64) + (~np.isnan(cr)).astype(np.int64) + (~np.isnan(cf)).astype(np.int64)
+        tot = (np.nan_to_num(cb) + np.nan_to_num(cr)) + np.nan_to_num(cf)
+        score = np.where(ok & (cnt > 0), (100.0 * tot) / np.maximum(cnt, 1), np.nan)
+        rank = np.zeros(n, dtype=np.int64)
+        hs = np.flatnonzero(~np.isnan(score))
+        if len(hs):
+            o = np.lexsort((ven.vid[v[hs]], -score[hs], part[hs]))
+            ps = part[hs][o]
+            newp = np.ones(len(o), dtype=bool)
+            newp[1:] = ps[1:] != ps[:-1]
+            idx = np.arange(len(o))
+            rank[hs[o]] = idx - np.maximum.accumulate(np.where(newp, idx, 0)) + 1
+        as_of_d = np.datetime64(a0, "D") + a_i.astype("timedelta64[D]")
+        win = np.array(WINDOWS, dtype=np.int16)[w_i]
 
-    def i32(x: np.ndarray) -> pa.Array:
-        return pa_arr(np.rint(x).astype(np.int32))
+        def i32(x: np.ndarray) -> pa.Array:
+            return pa_arr(np.rint(x).astype(np.int32))
 
-    def opt(x: np.ndarray) -> pa.Array:
-        return pa_arr(np.nan_to_num(x), mask=np.isnan(x))
-    vr = pa.table({
-        "provider": dict_col(ven.pc[v], str_array(ven.prov_names)), "venue_id": pa_arr(ven.vid[v].astype(np.int64)),
-        "as_of": pa_arr(as_of_d), "window_days": pa_arr(win), "time_bucket": dict_col(t, tb_names),
-        "days_observed": i32(dobs), "partial_days": i32(R["partial_days"]), "drops": i32(R["drops"]),
-        "drops_per_day": opt(dpd), "release_drops": i32(R["release_drops"]), "cancel_drops": i32(R["cancel_drops"]),
-        "release_share": opt(np.where(R["drops"] != 0, R["release_drops"] / np.where(R["drops"] != 0, R["drops"], 1), np.nan)),
-        "closed": i32(R["closed"]), "closed_timed": i32(R["closed_timed"]), "censored": i32(R["censored"]),
-        "km_median_s": opt(kmm), "km_median_lo_s": opt(R["km_median_lo_s"]), "km_median_hi_s": opt(R["km_median_hi_s"]),
-        "median_close_s": opt(R["median_close_s"]),
-        "mean_close_s": opt(np.where(R["closed_timed"] != 0, R["sum_close_s"] / np.where(R["closed_timed"] != 0, R["closed_timed"], 1), np.nan)),
-        "observed_s": pa_arr(R["observed_s"]), "fully_booked_s": pa_arr(R["fully_booked_s"]), "fully_booked_share": opt(share),
-        "volatility": pa_arr(R["volatility"]), "volatility_cv": opt(vcv),
-        "drops_last7": pa_arr(np.rint(R["drops_last7"]).astype(np.int32), mask=R["days_last7"] == 0),
-        "drops_prev7": pa_arr(np.rint(R["drops_prev7"]).astype(np.int32), mask=R["days_prev7"] == 0),
-        "trend_pct": opt(trend_pct), "trend": dict_col(trend, str_array(["flat", "up", "down"])),
-        "scarcity_score": opt(score), "scarcity_rank": pa_arr(rank.astype(np.int32), mask=rank == 0),
-        "n": i32(n_km), "thin": pa_arr(thin)})
-    return vr
+        def opt(x: np.ndarray) -> pa.Array:
+            return pa_arr(np.nan_to_num(x), mask=np.isnan(x))
+        vr = pa.table({
+            "provider": dict_col(ven.pc[v], str_array(ven.prov_names)), "venue_id": pa_arr(ven.vid[v].astype(np.int64)),
+            "as_of": pa_arr(as_of_d), "window_days": pa_arr(win), "time_bucket": dict_col(t, tb_names),
+            "days_observed": i32(dobs), "partial_days": i32(R["partial_days"]), "drops": i32(R["drops"]),
+            "drops_per_day": opt(dpd), "release_drops": i32(R["release_drops"]), "cancel_drops": i32(R["cancel_drops"]),
+            "release_share": opt(np.where(R["drops"] != 0, R["release_drops"] / np.where(R["drops"] != 0, R["drops"], 1), np.nan)),
+            "closed": i32(R["closed"]), "closed_timed": i32(R["closed_timed"]), "censored": i32(R["censored"]),
+            "km_median_s": opt(kmm), "km_median_lo_s": opt(R["km_median_lo_s"]), "km_median_hi_s": opt(R["km_median_hi_s"]),
+            "median_close_s": opt(R["median_close_s"]),
+            "mean_close_s": opt(np.where(R["closed_timed"] != 0, R["sum_close_s"] / np.where(R["closed_timed"] != 0, R["closed_timed"], 1), np.nan)),
+            "observed_s": pa_arr(R["observed_s"]), "fully_booked_s": pa_arr(R["fully_booked_s"]), "fully_booked_share": opt(share),
+            "volatility": pa_arr(R["volatility"]), "volatility_cv": opt(vcv),
+            "drops_last7": pa_arr(np.rint(R["drops_last7"]).astype(np.int32), mask=R["days_last7"] == 0),
+            "drops_prev7": pa_arr(np.rint(R["drops_prev7"]).astype(np.int32), mask=R["days_prev7"] == 0),
+            "trend_pct": opt(trend_pct), "trend": dict_col(trend, str_array(["flat", "up", "down"])),
+            "scarcity_score": opt(score), "scarcity_rank": pa_arr(rank.astype(np.int32), mask=rank == 0),
+            "n": i32(n_km), "thin": pa_arr(thin)})
+        yield vr
 
 
 def _rolling_party(ven: _Venues, vd: pa.Table, days: list[tuple[Any, ...]], a0: date, a1: date,
@@ -352,8 +353,10 @@ def _rolling_km(ven: _Venues, hv: np.ndarray, h: pa.Table, first: date, NS: int,
     not reached, or no histogram row in the window).
 
     The per-day histograms are read once (rolling_hist.sql); each window's merged histogram is a
-    running sum (add the new day, drop the one leaving), as dense bins x groups matrices, and
-    analytics.survival.km_binned_t runs on all groups of a window at once.
+    running sum (add the day entering, subtract the one leaving, straight from the sorted rows, so
+    no per-day matrix is kept), held as a dense groups x bins matrix; analytics.survival.km_sparse
+    then runs on its non-empty cells, for all groups of a window at once, in two worker threads
+    while this one slides to the next window (numpy releases the GIL).
     """
     NV = ven.n
     out = np.full((NA, len(WINDOWS), 3, NV, 4), np.nan)
@@ -361,48 +364,51 @@ def _rolling_km(ven: _Venues, hv: np.ndarray, h: pa.Table, first: date, NS: int,
         return out
     b = np_col(h.column("bin"))
     used_bins = np.flatnonzero(np.bincount(b, minlength=142))
-    edges = np.array([0.0] + [10 ** ((k - 1) / 20) for k in range(1, 142)]), np.array([10 ** (k / 20) for k in range(142)])
-    lo, hi = edges[0][used_bins], edges[1][used_bins]
+    edges = (np.array([0.0] + [10 ** ((k - 1) / 20) for k in range(1, 142)])[used_bins],
+             np.array([10 ** (k / 20) for k in range(142)])[used_bins])
     nb = len(used_bins)
     bl = np.zeros(142, dtype=np.int64)
     bl[used_bins] = np.arange(nb)
     di = np_col(h.column("metric_date").cast(pa.date32())) - int(np.datetime64(first, "D").astype(np.int64))
-    flat = (bl[b] * 2 + np_col(h.column("prime"))) * NV + hv
+    flat = (np_col(h.column("prime")) * NV + hv) * nb + bl[b]       # (time bucket, venue, bin)
     dv = np_col(h.column("d"), np.float64)
     cv = np_col(h.column("c"), np.float64)
     order = np.argsort(di, kind="stable")
     di, flat, dv, cv = di[order], flat[order], dv[order], cv[order]
     bounds = np.searchsorted(di, np.arange(NS + 1))
-    size = NV * 2 * nb
+    runs = {w: (np.zeros(2 * NV * nb), np.zeros(2 * NV * nb)) for w in WINDOWS}
+    names = ("km_median_s", "km_median_lo_s", "km_median_hi_s", "median_close_s")
 
-    def day(i: int) -> tuple[np.ndarray, np.ndarray] | None:
-        if i < 0 or bounds[i] == bounds[i + 1]:
-            return None
-        sl = slice(bounds[i], bounds[i + 1])
-        return (np.bincount(flat[sl], weights=dv[sl], minlength=size).reshape(nb, 2, NV),
-                np.bincount(flat[sl], weights=cv[sl], minlength=size).reshape(nb, 2, NV))
-    runs = {w: (np.zeros((nb, 2, NV)), np.zeros((nb, 2, NV))) for w in WINDOWS}
-    days: dict[int, tuple[np.ndarray, np.ndarray] | None] = {}      # the last 15 days only (memory)
-    for i in range(NS):
-        days[i] = day(i)
-        days.pop(i - max(WINDOWS) - 1, None)
-        for w in WINDOWS:
-            rd, rc = runs[w]
-            new = days[i]
-            if new is not None:
-                rd += new[0]
-                rc += new[1]
-            old = days.get(i - w)
-            if old is not None:
-                rd -= old[0]
-                rc -= old[1]
-            if i < 13:
-                continue
-            d3 = np.concatenate([rd, rd.sum(axis=1, keepdims=True)], axis=1).reshape(nb, 3 * NV)
-            c3 = np.concatenate([rc, rc.sum(axis=1, keepdims=True)], axis=1).reshape(nb, 3 * NV)
-            present = np.flatnonzero((d3.sum(axis=0) + c3.sum(axis=0)) > 0)
-            r = km_binned_t(d3[:, present], c3[:, present], lo, hi)
-            o = out[i - 13, WINDOWS.index(w)].reshape(3 * NV, 4)
-            for q, k in enumerate(("km_median_s", "km_median_lo_s", "km_median_hi_s", "median_close_s")):
-                o[present, q] = r[k]
+    def km(d3: np.ndarray, c3: np.ndarray, o: np.ndarray) -> None:
+        cells = np.flatnonzero(d3 + c3)                 # by group (time bucket, venue), then bin
+        g, cb = np.divmod(cells, nb)
+        new = np.ones(len(g), dtype=bool)
+        new[1:] = g[1:] != g[:-1]
+        starts = np.flatnonzero(new)
+        r = km_sparse(starts, cb, d3[cells], c3[cells], edges)
+        for q, k in enumerate(names):
+            o[g[starts], q] = r[k]
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pending = []
+        for i in range(NS):
+            for w in WINDOWS:
+                rd, rc = runs[w]
+                sl = slice(bounds[i], bounds[i + 1])
+                np.add.at(rd, flat[sl], dv[sl])
+                np.add.at(rc, flat[sl], cv[sl])
+                if i - w >= 0:
+                    sl = slice(bounds[i - w], bounds[i - w + 1])
+                    np.subtract.at(rd, flat[sl], dv[sl])
+                    np.subtract.at(rc, flat[sl], cv[sl])
+                if i < 13:
+                    continue
+                d3 = np.concatenate([rd, rd[:NV * nb] + rd[NV * nb:]])       # 'all' = both time buckets
+                c3 = np.concatenate([rc, rc[:NV * nb] + rc[NV * nb:]])
+                o = out[i - 13, WINDOWS.index(w)].reshape(3 * NV, 4)
+                pending.append(pool.submit(km, d3, c3, o))
+                while len(pending) > 3:             # bounded: each queued window holds its matrices
+                    pending.pop(0).result()
+        for f in pending:
+            f.result()
     return out
