@@ -222,9 +222,16 @@ def _dense_inverse(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return u, lut[keys]
 
 
+def _ts(iv: pa.Table, name: str) -> np.ndarray:
+    return np_col(iv.column(name).cast(pa.timestamp("us")))
+
+
 def _daily(con: duckdb.DuckDBPyConnection, rng: _Days, P: dict[str, Any], ven: pa.Table, *, tz: str,
            min_sample: int, prime_slots: list[str], max_gap_s: float) -> dict[str, pa.Table]:
-    """Every per-day table of the range as Arrow tables (columns in table order)."""
+    """Every per-day table of the range as Arrow tables (columns in table order).
+
+    Each per-interval array is dropped (del) as soon as its last use is past: the step's peak is a
+    few interval-sized arrays, not all of them (~320 MB of numpy on a 2-day chunk otherwise)."""
     ND = rng.n
     # -- venues: the table's rows, then venues seen only in intervals (not in the venues table)
     V = ven.num_rows
@@ -234,18 +241,14 @@ def _daily(con: duckdb.DuckDBPyConnection, rng: _Days, P: dict[str, Any], ven: p
                    "vi": pa_arr(np.arange(V, dtype=np.int32))})
     keys = pa.table({"bucket_id": str_array(P["k_name"]), "party_size": pa_arr(P["k_party"].astype(np.int16)),
                      "k": pa_arr(np.arange(P["n_keys"], dtype=np.int32))})
-    gaps_t = pa.table({"k": pa_arr(P["g_k"].astype(np.int32)), "t": pa_arr(P["g_t"].astype("datetime64[us]")),
-                       "i": pa_arr(np.arange(len(P["g_k"]), dtype=np.int32))})
     con.register("nd_venues", vx)
     con.register("nd_keys", keys)
-    con.register("nd_gaps_t", gaps_t)
     try:
         iv = read_arrow(con, "nightly_intervals", t0=rng.T0, t1=rng.T1, max_gap_s=max_gap_s, prime_slots=prime_slots, tz=tz)
         base = run(con, "nightly_supply_base", t0=rng.T0).fetchall()
     finally:
         con.unregister("nd_venues")
         con.unregister("nd_keys")
-        con.unregister("nd_gaps_t")
     vi = np_col(iv.column("vi"))
     v_pc = np_col(v_prov.indices)
     v_id = np_col(ven.column("venue_id"))
@@ -276,149 +279,23 @@ def _daily(con: duckdb.DuckDBPyConnection, rng: _Days, P: dict[str, Any], ven: p
     NH, NPR = len(hood_names), int(v_price.max()) + 1 if NV else 1
 
     # -- party sizes (polls and intervals) -> dense index
-    party = np_col(iv.column("party_size"))
+    party = np_col(iv.column("party_size"), np.int16)
     psizes = np.union1d(np.unique(P["k_party"]), np.flatnonzero(np.bincount(party)) if len(party) else [])
     psizes = psizes.astype(np.int64)
     NP = max(len(psizes), 1)
     plut = np.zeros(int(psizes.max()) + 1 if len(psizes) else 1, dtype=np.int64)
     plut[psizes] = np.arange(len(psizes))
     pidx = plut[party]
-    prime = np_col(iv.column("prime"), bool)
+    del party
+    flags = np_col(iv.column("f"), np.uint8)     # bit flags: see nightly_intervals.sql
+    prime = (flags & 1).astype(bool)
     NG = NV * ND * 2 * NP
 
     def gidx(v: np.ndarray, day: np.ndarray, pr_: np.ndarray, pi: np.ndarray) -> np.ndarray:
         return ((v * ND + day) * 2 + pr_) * NP + pi
 
-    a = np_col(iv.column("a").cast(pa.timestamp("us")))
-    z = np_col(iv.column("z").cast(pa.timestamp("us")))
-    # -- drops (NEW_DROP on the day of opened_hi)
-    is_drop = np_col(iv.column("is_drop"), bool)
-    rel = np_col(iv.column("is_release"), bool)
-    a_day, a_in = rng.day(a)
-    md = np.flatnonzero(is_drop & a_in)
-    g_drop = gidx(vi[md], a_day[md], prime[md], pidx[md])
-    drops = np.bincount(g_drop, minlength=NG)
-    rel_d = rel[md]
-    release = np.bincount(g_drop[rel_d], minlength=NG)
-    # -- CLOSED on the day of closed_hi; the timed ones are the time-to-close sample
-    c = np_col(iv.column("c").cast(pa.timestamp("us")))
-    c_day, c_in = rng.day(c)
-    mc = np.flatnonzero(np_col(iv.column("closed"), bool) & c_in)
-    g_cl = gidx(vi[mc], c_day[mc], prime[mc], pidx[mc])
-    closed = np.bincount(g_cl, minlength=NG)
-    timed = np_col(iv.column("timed"), bool)[mc]
-    g_t = g_cl[timed]
-    closed_timed = np.bincount(g_t, minlength=NG)
-    dur_all = np_col(iv.column("dur"), np.float64)
-    dur = dur_all[mc][timed]
-    has_d = ~np.isnan(dur)
-    g_td, dur_d = g_t[has_d], dur[has_d]
-    n_dur = np.bincount(g_td, minlength=NG)
-    sum_close = np.bincount(g_td, weights=dur_d, minlength=NG)
-    # median (quantile_cont 0.5) per group: sort by (group, duration) once. Durations are whole
-    # microseconds / 1e6 (the collector's total_seconds()), so the packed integer sort is exact.
-    us = np.rint(dur_d * 1e6)
-    ps = _packed_sort(g_td, us.astype(np.int64)) if bool(np.all(us / 1e6 == dur_d)) else None
-    if ps is not None:
-        sg, sd = ps[0], ps[1] / 1e6
-    else:                         # durations that are not whole microseconds: exact, slower
-
-        o = np.lexsort((dur_d, g_td))
-        sg, sd = g_td[o], dur_d[o]
-    st = np.cumsum(n_dur) - n_dur
-    has_m = np.flatnonzero(n_dur)
-    lo = st[has_m] + (n_dur[has_m] - 1) // 2
-    hi = st[has_m] + n_dur[has_m] // 2
-    median = np.full(NG, np.nan)
-    median[has_m] = sd[lo] + (sd[hi] - sd[lo]) * 0.5
-    # -- censored ends (on the day the end was recorded: ended_at), at closed_lo - opened_hi
-    e = np_col(iv.column("e").cast(pa.timestamp("us")))
-    e_day, e_in = rng.day(e)
-    ms = np.flatnonzero(np_col(iv.column("censored"), bool) & e_in)
-    g_ce = gidx(vi[ms], e_day[ms], prime[ms], pidx[ms])
-    censored = np.bincount(g_ce, minlength=NG)
-    # -- histogram rows (group, bin): closed from the sorted durations, censored by one packed sort
-    hk_c = sg * 142 + _bin(sd)
-    brk = np.flatnonzero(np.diff(hk_c)) + 1 if len(hk_c) else np.zeros(0, np.int64)
-    starts = np.concatenate([[0], brk]).astype(np.int64) if len(hk_c) else np.zeros(0, np.int64)
-    kc = hk_c[starts]
-    nc = np.diff(np.append(starts, len(hk_c)))
-    sc = np.add.reduceat(sd, starts) if len(starts) else np.zeros(0)
-    hk_s = np.sort(g_ce * 142 + _bin((z[ms] - a[ms]) / 1e6))
-    ks, s_st = _runs(hk_s)
-    ns = np.diff(np.append(s_st, len(hk_s)))
-    hk = _runs(np.sort(np.concatenate([kc, ks])))[0]
-    h_closed = np.zeros(len(hk), dtype=np.int64)
-    h_cens = np.zeros(len(hk), dtype=np.int64)
-    h_sum = np.zeros(len(hk))
-    ic = np.searchsorted(hk, kc)
-    h_closed[ic], h_sum[ic] = nc, sc
-    h_cens[np.searchsorted(hk, ks)] = ns
-
-    # -- open time (index space of the gap rows)
-    g_k, g_tt, g_day = P["g_k"], P["g_t"], P["g_day"]
-    NGAP = len(g_k)
-    span = int(rng.t1[-1] - rng.t0[0]) + 2
-    base_t = int(rng.t0[0])
-    comp = g_k * span + (g_tt - base_t)
-    cumv = np.concatenate([[0.0], np.cumsum(P["valid_s"])])
-    k = np_col(iv.column("k"))
-    # gap index of opened_hi / closed_lo: the exact poll (hash-joined in SQL: nd_gaps_t), else the
-    # first gap at or after opened_hi / the last one at or before closed_lo of the same key
-    ia = np_col(iv.column("ia"))
-    iz = np_col(iv.column("iz"))
-    has_k = k >= 0
-    miss = np.flatnonzero(has_k & (ia < 0))
-    ia[miss] = np.searchsorted(comp, k[miss] * span + np.clip(a[miss] - base_t, 0, span - 1), side="left")
-    miss = np.flatnonzero(has_k & (iz < 0))
-    iz[miss] = np.searchsorted(comp, k[miss] * span + np.clip(z[miss] - base_t, -1, span - 1), side="right") - 1
-    rows = np.flatnonzero(has_k & (ia <= iz) & (iz >= 0))
-    ia, iz = ia[rows], iz[rows]
-    B = max(int(NGAP).bit_length(), 1)
-    vp = vi[rows] * 2 + prime[rows]
-    srt = _packed_sort(vp, (ia << B) | iz)
-    if srt is not None:
-        s_vp, s_ai = srt
-        s_ia, s_iz = s_ai >> B, s_ai & ((1 << B) - 1)
-    else:
-        o = np.lexsort((iz, ia, vp))
-        s_vp, s_ia, s_iz = vp[o], ia[o], iz[o]
-    n_iv = len(s_vp)
-    if n_iv:
-        acc = np.maximum.accumulate((s_vp << B) | s_iz)
-        new = np.ones(n_iv, dtype=bool)
-        new[1:] = ((acc[:-1] >> B) != s_vp[1:]) | (s_ia[1:] > (acc[:-1] & ((1 << B) - 1)))
-        first = np.flatnonzero(new)
-        last = np.append(first[1:], n_iv) - 1
-        i_s, i_e, i_vp = s_ia[first], acc[last] & ((1 << B) - 1), s_vp[first]
-    else:
-        i_s = i_e = i_vp = np.zeros(0, np.int64)
-    # open time of an island = valid seconds of the gaps it covers, per day (the gap rows of a key
-    # are in time order, so a one-day island is one difference of cumulative sums)
-    sd_, ed_ = g_day[i_s], g_day[i_e]
-    pk = g_k[i_s]
-    one = sd_ == ed_
-    meas = cumv[i_e[one] + 1] - cumv[i_s[one]]
-    open_s = np.bincount(gidx(i_vp[one] // 2, sd_[one], i_vp[one] % 2, plut[P["k_party"][pk[one]]]),
-                         weights=meas, minlength=NG)
-    multi = np.flatnonzero(~one)                 # islands across midnight: one piece per day
-    if len(multi):
-        run_key = g_k * ND + g_day
-        rk, rst = _runs(run_key)
-        f_tab = np.full(P["n_keys"] * ND, NGAP, dtype=np.int64)
-        l_tab = np.full(P["n_keys"] * ND, -1, dtype=np.int64)
-        f_tab[rk], l_tab[rk] = rst, np.append(rst[1:], NGAP) - 1
-        cnt = ed_[multi] - sd_[multi] + 1
-        rep = np.repeat(multi, cnt)
-        pday = np.repeat(sd_[multi], cnt) + (np.arange(len(rep)) - np.repeat(np.cumsum(cnt) - cnt, cnt))
-        p_s = np.maximum(i_s[rep], f_tab[pk[rep] * ND + pday])
-        p_e = np.minimum(i_e[rep], l_tab[pk[rep] * ND + pday])
-        okp = p_s <= p_e
-        meas = np.where(okp, cumv[np.clip(p_e + 1, 0, NGAP)] - cumv[np.clip(p_s, 0, NGAP)], 0.0)
-        pv = i_vp[rep]
-        open_s += np.bincount(gidx(pv // 2, pday, pv % 2, plut[P["k_party"][pk[rep]]]), weights=meas, minlength=NG)
-
     # -- polls per day and per (day, time bucket, party size); observed time
+    g_k, g_tt, g_day = P["g_k"], P["g_t"], P["g_day"]
     p_day, p_key, p_tr = P["p_day"], P["p_key"], P["p_trusted"]
     d_tr = np.bincount(p_day[p_tr], minlength=ND)
     d_un = np.bincount(p_day[~p_tr], minlength=ND)
@@ -444,6 +321,206 @@ def _daily(con: duckdb.DuckDBPyConnection, rng: _Days, P: dict[str, Any], ven: p
         "observed_s": pa_arr(d_obs), "excluded_s": pa_arr(d_excl),
         "max_gap_s": pa_arr(np.where(np.isfinite(d_max), d_max, 0.0), mask=~np.isfinite(d_max)),
         "partial": pa_arr(partial)})
+
+    a = _ts(iv, "a")
+    # -- drops (NEW_DROP on the day of opened_hi)
+    a_day, a_in = rng.day(a)
+    md = np.flatnonzero((flags & 2).astype(bool) & a_in)
+    del a_in
+    a_day = a_day[md]
+    dv, dprime, dpidx = vi[md], prime[md], pidx[md]
+    g_drop = gidx(dv, a_day, dprime, dpidx)
+    drops = np.bincount(g_drop, minlength=NG)
+    rel_d = (flags[md] & 4).astype(bool)
+    release = np.bincount(g_drop[rel_d], minlength=NG)
+    del g_drop
+
+    # -- market_daily: drops per (day, local hour, neighborhood, price range, time bucket, party size)
+    hr = np_col(iv.column("hr"))[md]
+    del md
+    price0 = np.maximum(v_price - 1, 0)          # market_daily: NULL price -> 0
+    NPR0 = int(price0.max()) + 1 if NV else 1
+    sub = ((a_day * 24 + hr) * 2 + dprime) * NP + dpidx       # (day, hour, tb, party)
+    del a_day, hr, dprime, dpidx
+    cell = (sub * NH + v_hood[dv]) * NPR0 + price0[dv]
+    ucell, cinv = _dense_inverse(cell)
+    del cell
+    m_drops = np.bincount(cinv, minlength=len(ucell))
+    m_rel = np.bincount(cinv[rel_d], minlength=len(ucell))
+    del cinv, rel_d
+    # distinct venue_id per cell: distinct (cell, venue_id) pairs
+    n_sub = int(sub.max()) + 1 if len(sub) else 0
+    if n_sub * NV <= 1 << 27:                            # distinct (sub-cell, venue) pairs by presence
+        pres_ = np.zeros(n_sub * NV, dtype=bool)
+        pres_[sub * NV + dv] = True
+        pr_sub, pr_v = np.divmod(np.flatnonzero(pres_), NV)
+        del pres_
+    else:
+        pr_sub, pr_v = np.divmod(_runs(np.sort(sub * NV + dv))[0], NV)
+    del sub, dv
+    pcell = np.searchsorted(ucell, (pr_sub * NH + v_hood[pr_v]) * NPR0 + price0[pr_v])
+    vrank = np.searchsorted(np.sort(v_id), v_id)         # count(DISTINCT venue_id): one id may span providers
+    if len(np.unique(vrank)) < NV:
+        pcell = _runs(np.sort(pcell * NV + vrank[pr_v]))[0] // NV
+    m_ven = np.bincount(pcell, minlength=len(ucell))
+    del pr_sub, pr_v, pcell
+    c_pr0, r = ucell % NPR0, ucell // NPR0
+    c_h, r = r % NH, r // NH
+    c_pi, r = r % NP, r // NP
+    c_pr, r = r % 2, r // 2
+    c_hr, c_d = r % 24, r // 24
+    out["market_daily"] = pa.table({
+        "metric_date": pa_arr(rng.md[c_d]), "weekday": pa_arr(rng.wd[c_d]), "hour_local": pa_arr(c_hr.astype(np.int16)),
+        "neighborhood": dict_col(c_h, str_array(hood_names)), "price_range": pa_arr(c_pr0.astype(np.int16)),
+        "time_bucket": dict_col(c_pr, _TIME_BUCKETS), "party_size": pa_arr(psizes[c_pi].astype(np.int16)),
+        "drops": pa_arr(m_drops.astype(np.int32)), "release_drops": pa_arr(m_rel.astype(np.int32)),
+        "cancel_drops": pa_arr((m_drops - m_rel).astype(np.int32)), "venues": pa_arr(m_ven.astype(np.int32)),
+        "partial": pa_arr(partial[c_d])})
+
+    # -- CLOSED on the day of closed_hi; the timed ones are the time-to-close sample
+    c_day, c_in = rng.day(_ts(iv, "c"))
+    mc = np.flatnonzero((flags & 8).astype(bool) & c_in)
+    del c_in
+    g_cl = gidx(vi[mc], c_day[mc], prime[mc], pidx[mc])
+    del c_day
+    closed = np.bincount(g_cl, minlength=NG)
+    timed = (flags[mc] & 16).astype(bool)
+    g_t = g_cl[timed]
+    del g_cl
+    closed_timed = np.bincount(g_t, minlength=NG)
+    dur = np_col(iv.column("dur"), np.float64)[mc[timed]]
+    del mc, timed
+    has_d = ~np.isnan(dur)
+    g_td, dur_d = g_t[has_d], dur[has_d]
+    del g_t, dur, has_d
+    n_dur = np.bincount(g_td, minlength=NG)
+    sum_close = np.bincount(g_td, weights=dur_d, minlength=NG)
+    # median (quantile_cont 0.5) per group: sort by (group, duration) once. Durations are whole
+    # microseconds / 1e6 (the collector's total_seconds()), so the packed integer sort is exact.
+    us = np.rint(dur_d * 1e6)
+    ps = _packed_sort(g_td, us.astype(np.int64)) if bool(np.all(us / 1e6 == dur_d)) else None
+    del us
+    if ps is not None:
+        sg, sd = ps[0], ps[1] / 1e6
+    else:                         # durations that are not whole microseconds: exact, slower
+
+        o = np.lexsort((dur_d, g_td))
+        sg, sd = g_td[o], dur_d[o]
+        del o
+    del ps, g_td, dur_d
+    st = np.cumsum(n_dur) - n_dur
+    has_m = np.flatnonzero(n_dur)
+    lo = st[has_m] + (n_dur[has_m] - 1) // 2
+    hi = st[has_m] + n_dur[has_m] // 2
+    median = np.full(NG, np.nan)
+    median[has_m] = sd[lo] + (sd[hi] - sd[lo]) * 0.5
+    # -- histogram rows (group, bin) of the closed, from the sorted durations
+    hk_c = sg * 142 + _bin(sd)
+    del sg
+    brk = np.flatnonzero(np.diff(hk_c)) + 1 if len(hk_c) else np.zeros(0, np.int64)
+    starts = np.concatenate([[0], brk]).astype(np.int64) if len(hk_c) else np.zeros(0, np.int64)
+    kc = hk_c[starts]
+    nc = np.diff(np.append(starts, len(hk_c)))
+    sc = np.add.reduceat(sd, starts) if len(starts) else np.zeros(0)
+    del hk_c, brk, starts, sd
+    z = _ts(iv, "z")
+    # -- censored ends (on the day the end was recorded: ended_at), at closed_lo - opened_hi; their
+    # histogram rows by one packed sort
+    e_day, e_in = rng.day(_ts(iv, "e"))
+    ms = np.flatnonzero((flags & 32).astype(bool) & e_in)
+    del e_in
+    g_ce = gidx(vi[ms], e_day[ms], prime[ms], pidx[ms])
+    del e_day, pidx
+    censored = np.bincount(g_ce, minlength=NG)
+    hk_s = np.sort(g_ce * 142 + _bin((z[ms] - a[ms]) / 1e6))
+    del g_ce, ms
+    ks, s_st = _runs(hk_s)
+    ns = np.diff(np.append(s_st, len(hk_s)))
+    del hk_s, s_st
+    hk = _runs(np.sort(np.concatenate([kc, ks])))[0]
+    h_closed = np.zeros(len(hk), dtype=np.int64)
+    h_cens = np.zeros(len(hk), dtype=np.int64)
+    h_sum = np.zeros(len(hk))
+    ic = np.searchsorted(hk, kc)
+    h_closed[ic], h_sum[ic] = nc, sc
+    h_cens[np.searchsorted(hk, ks)] = ns
+    del ic, kc, nc, sc, ks, ns
+
+    # -- open time (index space of the gap rows)
+    NGAP = len(g_k)
+    span = int(rng.t1[-1] - rng.t0[0]) + 2
+    base_t = int(rng.t0[0])
+    comp = g_k * span + (g_tt - base_t)
+    cumv = np.concatenate([[0.0], np.cumsum(P["valid_s"])])
+    k = np_col(iv.column("k"))
+    # gap index of opened_hi / closed_lo: the first gap at or after opened_hi / the last one at or
+    # before closed_lo of the same key (the poll at exactly that instant when there is one: the
+    # gap rows of a key have distinct times)
+    kk = np.flatnonzero(k >= 0)
+    kq = k[kk] * span
+    del k
+    ia = np.searchsorted(comp, kq + np.clip(a[kk] - base_t, 0, span - 1), side="left")
+    del a
+    iz = np.searchsorted(comp, kq + np.clip(z[kk] - base_t, -1, span - 1), side="right") - 1
+    del z, kq, comp
+    ok_ = (ia <= iz) & (iz >= 0)
+    rows = kk[ok_]
+    ia, iz = ia[ok_], iz[ok_]
+    del kk, ok_
+    B = max(int(NGAP).bit_length(), 1)
+    vp = vi[rows] * 2 + prime[rows]
+    del rows, vi, prime
+    srt = _packed_sort(vp, (ia << B) | iz)
+    if srt is not None:
+        s_vp, s_ai = srt
+        s_ia, s_iz = s_ai >> B, s_ai & ((1 << B) - 1)
+        del s_ai
+    else:
+        o = np.lexsort((iz, ia, vp))
+        s_vp, s_ia, s_iz = vp[o], ia[o], iz[o]
+        del o
+    del srt, vp
+    # supply_daily's coverage counts need only ia / iz: done now, so they can go
+    cov_n = np.cumsum(np.bincount(ia, minlength=NGAP + 1) - np.bincount(iz + 1, minlength=NGAP + 1))[:NGAP]
+    del ia, iz
+    n_iv = len(s_vp)
+    if n_iv:
+        acc = np.maximum.accumulate((s_vp << B) | s_iz)
+        new = np.ones(n_iv, dtype=bool)
+        new[1:] = ((acc[:-1] >> B) != s_vp[1:]) | (s_ia[1:] > (acc[:-1] & ((1 << B) - 1)))
+        first = np.flatnonzero(new)
+        del new
+        last = np.append(first[1:], n_iv) - 1
+        i_s, i_e, i_vp = s_ia[first], acc[last] & ((1 << B) - 1), s_vp[first]
+        del acc, first, last
+    else:
+        i_s = i_e = i_vp = np.zeros(0, np.int64)
+    del s_vp, s_ia, s_iz
+    # open time of an island = valid seconds of the gaps it covers, per day (the gap rows of a key
+    # are in time order, so a one-day island is one difference of cumulative sums)
+    sd_, ed_ = g_day[i_s], g_day[i_e]
+    pk = g_k[i_s]
+    one = sd_ == ed_
+    meas = cumv[i_e[one] + 1] - cumv[i_s[one]]
+    open_s = np.bincount(gidx(i_vp[one] // 2, sd_[one], i_vp[one] % 2, plut[P["k_party"][pk[one]]]),
+                         weights=meas, minlength=NG)
+    multi = np.flatnonzero(~one)                 # islands across midnight: one piece per day
+    if len(multi):
+        run_key = g_k * ND + g_day
+        rk, rst = _runs(run_key)
+        f_tab = np.full(P["n_keys"] * ND, NGAP, dtype=np.int64)
+        l_tab = np.full(P["n_keys"] * ND, -1, dtype=np.int64)
+        f_tab[rk], l_tab[rk] = rst, np.append(rst[1:], NGAP) - 1
+        cnt = ed_[multi] - sd_[multi] + 1
+        rep = np.repeat(multi, cnt)
+        pday = np.repeat(sd_[multi], cnt) + (np.arange(len(rep)) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+        p_s = np.maximum(i_s[rep], f_tab[pk[rep] * ND + pday])
+        p_e = np.minimum(i_e[rep], l_tab[pk[rep] * ND + pday])
+        okp = p_s <= p_e
+        meas = np.where(okp, cumv[np.clip(p_e + 1, 0, NGAP)] - cumv[np.clip(p_s, 0, NGAP)], 0.0)
+        pv = i_vp[rep]
+        open_s += np.bincount(gidx(pv // 2, pday, pv % 2, plut[P["k_party"][pk[rep]]]), weights=meas, minlength=NG)
+
 
     # -- venue_daily: every venue known by the day's end x every (time bucket, party size) polled
     combos = np.flatnonzero(c_tr + c_un)
@@ -501,41 +578,6 @@ def _daily(con: duckdb.DuckDBPyConnection, rng: _Days, P: dict[str, Any], ven: p
         "price_range": pa_arr((m_pc - 1).astype(np.int16), mask=m_pc == 0), "bin": pa_arr(m_bin.astype(np.int16)),
         "n_closed": pa_arr(m_cl.astype(np.int64)), "n_censored": pa_arr(m_ce.astype(np.int64)), "sum_s": pa_arr(m_su)})
 
-    # -- market_daily: drops per (day, local hour, neighborhood, price range, time bucket, party size)
-    hr = np_col(iv.column("hr"))[md]
-    dv = vi[md]
-    price0 = np.maximum(v_price - 1, 0)          # market_daily: NULL price -> 0
-    NPR0 = int(price0.max()) + 1 if NV else 1
-    sub = ((a_day[md] * 24 + hr) * 2 + prime[md]) * NP + pidx[md]       # (day, hour, tb, party)
-    cell = (sub * NH + v_hood[dv]) * NPR0 + price0[dv]
-    ucell, cinv = _dense_inverse(cell)
-    m_drops = np.bincount(cinv, minlength=len(ucell))
-    m_rel = np.bincount(cinv[rel_d], minlength=len(ucell))
-    # distinct venue_id per cell: distinct (cell, venue_id) pairs
-    n_sub = int(sub.max()) + 1 if len(sub) else 0
-    if n_sub * NV <= 1 << 27:                            # distinct (sub-cell, venue) pairs by presence
-        pres_ = np.zeros(n_sub * NV, dtype=bool)
-        pres_[sub * NV + dv] = True
-        pr_sub, pr_v = np.divmod(np.flatnonzero(pres_), NV)
-    else:
-        pr_sub, pr_v = np.divmod(_runs(np.sort(sub * NV + dv))[0], NV)
-    pcell = np.searchsorted(ucell, (pr_sub * NH + v_hood[pr_v]) * NPR0 + price0[pr_v])
-    vrank = np.searchsorted(np.sort(v_id), v_id)         # count(DISTINCT venue_id): one id may span providers
-    if len(np.unique(vrank)) < NV:
-        pcell = _runs(np.sort(pcell * NV + vrank[pr_v]))[0] // NV
-    m_ven = np.bincount(pcell, minlength=len(ucell))
-    c_pr0, r = ucell % NPR0, ucell // NPR0
-    c_h, r = r % NH, r // NH
-    c_pi, r = r % NP, r // NP
-    c_pr, r = r % 2, r // 2
-    c_hr, c_d = r % 24, r // 24
-    out["market_daily"] = pa.table({
-        "metric_date": pa_arr(rng.md[c_d]), "weekday": pa_arr(rng.wd[c_d]), "hour_local": pa_arr(c_hr.astype(np.int16)),
-        "neighborhood": dict_col(c_h, str_array(hood_names)), "price_range": pa_arr(c_pr0.astype(np.int16)),
-        "time_bucket": dict_col(c_pr, _TIME_BUCKETS), "party_size": pa_arr(psizes[c_pi].astype(np.int16)),
-        "drops": pa_arr(m_drops.astype(np.int32)), "release_drops": pa_arr(m_rel.astype(np.int32)),
-        "cancel_drops": pa_arr((m_drops - m_rel).astype(np.int32)), "venues": pa_arr(m_ven.astype(np.int32)),
-        "partial": pa_arr(partial[c_d])})
 
     # -- supply_daily: inventory at the last trusted poll of each (day, bucket, party size)
     if NGAP:
@@ -543,7 +585,6 @@ def _daily(con: duckdb.DuckDBPyConnection, rng: _Days, P: dict[str, Any], ven: p
         lastg = np.flatnonzero(np.append(run_key[1:] != run_key[:-1], True))
     else:
         lastg = np.zeros(0, np.int64)
-    cov_n = np.cumsum(np.bincount(ia, minlength=NGAP + 1) - np.bincount(iz + 1, minlength=NGAP + 1))[:NGAP]
     cov_v = np.cumsum(np.bincount(i_s, minlength=NGAP + 1) - np.bincount(i_e + 1, minlength=NGAP + 1))[:NGAP]
     base_n = {(b, int(p)): int(n) for b, p, n in base}
     sk = g_k[lastg]
