@@ -364,18 +364,19 @@ class Poller:
         if lost / len(live_prev) < self.settings.collapse_share:
             return False
         prev_venues = {k.venue_id for k in live_prev}
-        curr_venues = {k.venue_id for k in res.slots}
+        curr_venues = {k.venue_id for k in res.slot_keys}
         return len(curr_venues) < len(prev_venues)
 
     def _compute(self, spec: BucketSpec, res: PollResult, started: datetime, finished: datetime,
                  st: BucketState) -> tuple[PollSummary, PollRows]:
         provider = self.provider.name
+        curr = res.slot_keys   # the poll's slot keys (their details are not needed here)
         poll_id = f"{provider}|{spec.bucket_id}|{spec.party_size}|{started.isoformat()}"
         phase = "live" if st.baseline_ready else "calibration"
         ledger = {"poll_id": poll_id, "provider": provider, "bucket_id": spec.bucket_id, "party_size": spec.party_size,
                   "started_at": started, "finished_at": finished, "phase": phase, "http_status": res.http_status,
                   "pages": res.pages, "requests": res.requests, "latency_ms": res.latency_ms,
-                  "venues_seen": len(res.venues), "slots_seen": len(res.slots),
+                  "venues_seen": len(res.venues), "slots_seen": len(curr),
                   "n_new_drop": 0, "n_closed": 0, "n_expired": 0}
         poll_at = started
         expired = self._expired_fn(poll_at)
@@ -383,13 +384,13 @@ class Poller:
         new = replace(st)
         # what left and what is new since the last trusted poll: one C-level pass each, shared by
         # the collapse check, the release check and the diff
-        gone = list(filterfalse(res.slots.__contains__, st.prev)) if trusted else []
+        gone = list(filterfalse(curr.__contains__, st.prev)) if trusted else []
         if trusted and st.baseline_ready and self._is_collapse(st, res, expired, poll_at, gone):
             # Believed only when it persists: a burst of empty answers spans several quick polls.
             held_for = (poll_at - st.last_trusted_at).total_seconds() if st.last_trusted_at else 0.0
             if not st.pending_collapse or held_for < self.settings.collapse_confirm_s:
                 trusted, outcome = False, "suspicious_collapse"
-                detail = (f"{len(res.slots)} slots after {len(st.prev)}; held until it persists "
+                detail = (f"{len(curr)} slots after {len(st.prev)}; held until it persists "
                           f"{self.settings.collapse_confirm_s:.0f} s")
                 new.pending_collapse = True
             else:
@@ -403,9 +404,9 @@ class Poller:
                     PollRows(poll_id, spec, ledger, False, poll_at, new))
 
         calibrating = not st.baseline_ready
-        new_keys = list(filterfalse(st.prev.__contains__, res.slots))
+        new_keys = list(filterfalse(st.prev.__contains__, curr))
         release_fn, seen_rows = self._release_info(provider, spec, new_keys, st, poll_at, calibrating)
-        d = diff(st.prev, res.slots, st.baseline, trusted=True, poll_at=poll_at, prev_poll_at=st.last_trusted_at,
+        d = diff(st.prev, curr, st.baseline, trusted=True, poll_at=poll_at, prev_poll_at=st.last_trusted_at,
                  calibrating=calibrating, expired=expired, is_release=release_fn, max_gap_s=self.settings.max_gap_s,
                  new=new_keys, gone=gone)
         new.prev = dict(st.prev)    # minus what left (ended, not censored: those are re-opened), plus opened
@@ -419,7 +420,7 @@ class Poller:
         if calibrating:
             new.baseline = st.baseline | set(d.opened)
             new.calibration_tries += 1
-            if res.slots:
+            if curr:
                 new.calibration_done += 1
             # Baseline = union of N non-empty polls; a bucket that stays empty is baselined (empty)
             # after 2N tries so a sold-out bucket still goes live.
@@ -430,7 +431,7 @@ class Poller:
         ledger.update(n_new_drop=counts[0], n_closed=counts[1], n_expired=counts[2])
         rows = PollRows(poll_id, spec, ledger, True, poll_at, new, d, calibrating, seen_rows,
                         *self._venues_to_write(res, started))
-        return (PollSummary(poll_id, spec.bucket_id, spec.party_size, True, outcome, detail, *counts, len(res.slots)),
+        return (PollSummary(poll_id, spec.bucket_id, spec.party_size, True, outcome, detail, *counts, len(curr)),
                 rows)
 
     def _release_info(self, provider: str, spec: BucketSpec, new_keys: list[SlotKey], st: BucketState,

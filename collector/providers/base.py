@@ -13,7 +13,7 @@ import math
 import random
 import threading
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
@@ -88,11 +88,56 @@ class ObservedSlot(msgspec.Struct, frozen=True, gc=False):
     quantity: int
 
 
+class LazySlots(Mapping[SlotKey, ObservedSlot]):
+    """A poll's slots whose keys are known and whose details (end, token, quantity) are parsed on
+    first read. The poller needs the keys only (`PollResult.slot_keys`); building ~12k ObservedSlots
+    per poll for nobody was a tenth of a poll's CPU. `load` re-runs the parser that would have built
+    them (a pure function of the pages already fetched), so what it returns is what an eager parse
+    returned; its keys must be `keys`, in order, or reading fails loudly rather than disagree."""
+
+    __slots__ = ("_full", "_keys", "_load")
+
+    def __init__(self, keys: dict[SlotKey, None], load: Callable[[], dict[SlotKey, ObservedSlot]]) -> None:
+        self._keys = keys
+        self._load: Callable[[], dict[SlotKey, ObservedSlot]] | None = load
+        self._full: dict[SlotKey, ObservedSlot] | None = None
+
+    def _slots(self) -> dict[SlotKey, ObservedSlot]:
+        full = self._full
+        if full is None:
+            assert self._load is not None
+            full = self._load()   # two threads may both load: same result, one is kept
+            if len(full) != len(self._keys) or list(full) != list(self._keys):
+                raise RuntimeError("slot details disagree with the slot keys of the poll")
+            self._full, self._load = full, None
+        return full
+
+    @property
+    def keys_dict(self) -> dict[SlotKey, None]:
+        return self._keys
+
+    def __getitem__(self, key: SlotKey) -> ObservedSlot:
+        return self._slots()[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
+
+    def __iter__(self) -> Iterator[SlotKey]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __repr__(self) -> str:
+        return f"LazySlots({len(self._keys)} slots)"
+
+
 @dataclass
 class PollResult:
     outcome: Outcome
     venues: dict[int, VenueInfo] = field(default_factory=dict)  # empty unless OK
-    slots: dict[SlotKey, ObservedSlot] = field(default_factory=dict)  # empty unless OK
+    # empty unless OK; a provider may hand a LazySlots (details parsed on first read)
+    slots: Mapping[SlotKey, ObservedSlot] = field(default_factory=dict)
     pages: int = 0
     requests: int = 0
     http_status: int | None = None
@@ -103,6 +148,12 @@ class PollResult:
     @property
     def trusted(self) -> bool:
         return self.outcome is Outcome.OK
+
+    @property
+    def slot_keys(self) -> Mapping[SlotKey, object]:
+        """The slots' keys as a dict (membership and iteration in C), without reading any details."""
+        s = self.slots
+        return s.keys_dict if isinstance(s, LazySlots) else s
 
 
 class Provider(Protocol):
@@ -399,7 +450,7 @@ class HttpPolicy:
         self.breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_reset_s, monotonic)
         self._lock = threading.Lock()
         self._counts: Counter[Outcome] = Counter()
-        self._last: PollResult | None = None
+        self._last: tuple[Outcome, str] | None = None   # outcome and detail of the last poll
 
     def fetch(self, method: str, url: str, decode: Decode | None = None, **kwargs: Any) -> Fetched:
         requests, latency_ms, attempt = 0, 0.0, 0
@@ -457,7 +508,7 @@ class HttpPolicy:
                 self.breaker.record(result.outcome is Outcome.OK)
         with self._lock:
             self._counts[result.outcome] += 1
-            self._last = result
+            self._last = (result.outcome, result.detail)
         return result
 
     def health(self) -> dict[str, Any]:
@@ -473,14 +524,14 @@ class HttpPolicy:
             "retry_budget_used": retries / requests if requests else 0.0,
             "retry_budget_limit": self.budget.share,
             "retry_after_floor_s": self.limiter.floor_remaining(),
-            "last_outcome": last.outcome.value if last else None,
-            "last_detail": last.detail if last else None,
+            "last_outcome": last[0].value if last else None,
+            "last_detail": last[1] if last else None,
             "outcome_counts": counts,
         }
 
 
 __all__ = [
-    "CHALLENGE_MARKERS", "RETRYABLE", "CircuitBreaker", "Fetched", "HttpPolicy", "ObservedSlot", "Outcome",
+    "CHALLENGE_MARKERS", "RETRYABLE", "CircuitBreaker", "Fetched", "HttpPolicy", "LazySlots", "ObservedSlot", "Outcome",
     "PollResult", "Provider", "RateLimiter", "RetryBudget", "SlotKey", "VenueInfo", "backoff_delay",
     "classify_response", "parse_retry_after",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
@@ -20,6 +20,7 @@ from collector.providers.base import (
     RETRYABLE,
     Fetched,
     HttpPolicy,
+    LazySlots,
     ObservedSlot,
     Outcome,
     PollResult,
@@ -306,10 +307,11 @@ class ResyProvider:
 
     def _search(self, day: dt.date, time_slot: str, window: tuple[int, int], party_size: int) -> PollResult:
         venues: dict[int, VenueInfo] = {}
-        slots: dict[SlotKey, ObservedSlot] = {}
+        keys: dict[SlotKey, None] = {}   # every slot's key, in parse order: all a poll needs
+        slots: dict[SlotKey, ObservedSlot] = {}   # details of the pages only the careful parser read
         tokens: dict[SlotKey, set[str]] = {}     # only keys seen more than once (see _add_slot)
         starts: dict[str, Any] = {}   # 'YYYY-MM-DD HH:MM:SS' -> slot time or _SKIP (a poll has a handful)
-        ends: dict[Any, Any] = {}   # date.end string -> datetime or None
+        fetched: list[Fetched] = []   # the pages, for the details if someone reads them (LazySlots)
         requests, latency_ms = 0, 0.0
         nb_pages: int | None = None
         nb_hits: int | None = None
@@ -330,14 +332,15 @@ class ResyProvider:
                 return self._failed_page(f, page, nb_pages, requests, latency_ms)
             where = f"page {page}"
             try:
-                n_hits, announced = self._parse_page(f, where, day, window, party_size, venues, slots, tokens,
-                                                     starts, ends)
+                n_hits, announced = self._parse_page(f, where, day, window, party_size, venues, keys, slots,
+                                                     tokens, starts)
             except SchemaDrift as e:
                 return PollResult(Outcome.SCHEMA_DRIFT, pages=page, requests=requests, latency_ms=latency_ms,
                                   http_status=f.http_status, detail=str(e))
             except orjson.JSONDecodeError as e:  # accepted by the typed decoder, refused as plain JSON
                 return PollResult(Outcome.MALFORMED, pages=page, requests=requests, latency_ms=latency_ms,
                                   http_status=f.http_status, detail=f"{where}: body is not JSON: {e}")
+            fetched.append(f)
             if page == 1:
                 nb_pages, nb_hits = announced
             if nb_pages is not None:
@@ -353,9 +356,12 @@ class ResyProvider:
             return PollResult(Outcome.INCOMPLETE_PAGES, pages=page, requests=requests, latency_ms=latency_ms,
                               http_status=200,
                               detail=f"collected {len(venues)} of {nb_hits} announced hits over {page} pages")
-        return PollResult(Outcome.OK, venues, slots, pages=page, requests=requests, latency_ms=latency_ms,
+        result: Mapping[SlotKey, ObservedSlot] = slots   # every page careful: the details are at hand
+        if any(isinstance(f.body, _Page) for f in fetched):
+            result = LazySlots(keys, lambda: self._details(fetched, day, window, party_size))
+        return PollResult(Outcome.OK, venues, result, pages=page, requests=requests, latency_ms=latency_ms,
                           http_status=200,
-                          detail=f"{len(slots)} slots at {len(venues)} venues over {page} pages")
+                          detail=f"{len(keys)} slots at {len(venues)} venues over {page} pages")
 
     @staticmethod
     def _failed_page(f: Fetched, page: int, nb_pages: int | None, requests: int,
@@ -395,18 +401,19 @@ class ResyProvider:
     # --- parsing ----------------------------------------------------------------------------
 
     def _parse_page(self, f: Fetched, where: str, day: dt.date, window: tuple[int, int], party_size: int,
-                    venues: dict[int, VenueInfo], slots: dict[SlotKey, ObservedSlot],
-                    tokens: dict[SlotKey, set[str]], starts: dict[str, Any],
-                    ends: dict[Any, Any]) -> tuple[int, tuple[int | None, int | None]]:
-        """One page into venues/slots; returns (hits on the page, (nbPages, nbHits) as announced).
+                    venues: dict[int, VenueInfo], keys: dict[SlotKey, None], slots: dict[SlotKey, ObservedSlot],
+                    tokens: dict[SlotKey, set[str]],
+                    starts: dict[str, Any]) -> tuple[int, tuple[int | None, int | None]]:
+        """One page into venues and slot keys; returns (hits on the page, (nbPages, nbHits) as announced).
 
-        A page the typed decoder accepted takes the fast path; one it refused (or where the fast path
-        meets something odd) is parsed from plain JSON by the careful path, which raises SchemaDrift
-        naming the path. Re-parsing after a partial fast pass adds nothing twice (see _add_slot)."""
+        A page the typed decoder accepted takes the fast path (keys only: the details are parsed by
+        _details if someone reads them); one it refused (or where the fast path meets something odd)
+        is parsed from plain JSON by the careful path, which raises SchemaDrift naming the path and
+        fills `slots` with details too. Re-parsing after a partial fast pass adds nothing twice."""
         body = f.body
         if isinstance(body, _Page):
             try:
-                self._typed_page(body, day, window, party_size, venues, slots, tokens, starts, ends)
+                self._typed_keys(body, day, window, party_size, venues, keys, starts)
                 return len(body.search.hits), (body.search.nbPages, body.search.nbHits)
             except _Careful:
                 body = orjson.loads(f.content)
@@ -415,37 +422,84 @@ class ResyProvider:
             if where == "page 1" else (None, None)
         for i, hit in enumerate(hits):
             self._parse_hit(hit, f"{where} hit {i}", day, window, party_size, venues, slots, tokens)
+        keys.update(dict.fromkeys(slots))   # in the order the slots were first seen, as the details
         return len(hits), announced
+
+    def _details(self, fetched: list[Fetched], day: dt.date, window: tuple[int, int],
+                 party_size: int) -> dict[SlotKey, ObservedSlot]:
+        """Every slot of a poll with its details (end, token, quantity), parsed from its pages the way
+        _parse_page reads them (typed walk, careful re-parse of a page where it gives up); the pages
+        all parsed once already, so nothing here can fail that did not fail then."""
+        venues: dict[int, VenueInfo] = {}
+        slots: dict[SlotKey, ObservedSlot] = {}
+        tokens: dict[SlotKey, set[str]] = {}
+        starts: dict[str, Any] = {}
+        ends: dict[Any, Any] = {}
+        for n, f in enumerate(fetched, 1):
+            body = f.body
+            if isinstance(body, _Page):
+                try:
+                    self._typed_page(body, day, window, party_size, venues, slots, tokens, starts, ends)
+                    continue
+                except _Careful:
+                    body = orjson.loads(f.content)
+            for i, hit in enumerate(_req_list(body, f"page {n}", "search.hits")):
+                self._parse_hit(hit, f"page {n} hit {i}", day, window, party_size, venues, slots, tokens)
+        return slots
+
+    @staticmethod
+    def _venue(hit: _Hit, name: str, vid: int, vcache: dict[tuple[Any, ...], VenueInfo]) -> VenueInfo:
+        """The hit's VenueInfo; the same object poll after poll while its fields stay (cheap to compare)."""
+        loc, c = hit.location, hit.cuisine
+        cuisine: str | None
+        if isinstance(c, list):   # the first non-empty string of a list; '' -> None, as _cuisine
+            cuisine = c[0] if c and type(c[0]) is str and c[0] else _cuisine(c)
+        else:
+            cuisine = c or None
+        vkey = (vid, hit.name, hit.neighborhood, hit.price_range_id, cuisine, loc)
+        venue = vcache.get(vkey)
+        if venue is None:
+            if len(vcache) > 100_000:
+                vcache.clear()
+            geo = loc.geo if loc is not None else None
+            venue = vcache[vkey] = VenueInfo(
+                name, vid, hit.name, hit.neighborhood or (loc.neighborhood if loc else None) or None,
+                hit.price_range_id, cuisine, (loc.time_zone if loc else None) or DEFAULT_TZ,
+                geo.lat if geo else None, geo.lon if geo else None)
+        return venue
+
+    def _typed_keys(self, pg: _Page, day: dt.date, window: tuple[int, int], party_size: int,
+                    venues: dict[int, VenueInfo], keys: dict[SlotKey, None], starts: dict[str, Any]) -> None:
+        """The hot path (a 5,000-venue poll: 39 pages, ~12k slots): msgspec already checked every
+        type, so what is left is the start format (once per distinct string), the day and window.
+        Keys only: the same keys, in the same order, as _typed_page. Raises _Careful as it does."""
+        name, vcache, sk, venue_of = self.name, self._venue_cache, SlotKey, self._venue
+        start_of = starts.get
+        for hit in pg.search.hits:
+            ref = hit.id
+            vid = ref if type(ref) is int else ref.resy  # type: ignore[union-attr]
+            venues[vid] = venue_of(hit, name, vid, vcache)
+            for slot in hit.availability.slots:
+                start = slot.date.start
+                t = start_of(start)
+                if t is None:
+                    t = starts[start] = _start_info(start, day, window)
+                if t is not _SKIP:
+                    keys[sk(name, vid, day, t, party_size, slot.config.type)] = None
 
     def _typed_page(self, pg: _Page, day: dt.date, window: tuple[int, int], party_size: int,
                     venues: dict[int, VenueInfo], slots: dict[SlotKey, ObservedSlot],
                     tokens: dict[SlotKey, set[str]], starts: dict[str, Any],
                     ends: dict[Any, Any]) -> None:
-        """The hot path (a 5,000-venue poll: 39 pages, ~12k slots): msgspec already checked every
-        type, so what is left is the start format (once per distinct string), the day and window,
-        and the same defaults as _parse_hit / _parse_slot. Raises _Careful for anything else."""
-        name, vcache, sk, osl = self.name, self._venue_cache, SlotKey, ObservedSlot
+        """Keys and details of a page the typed decoder accepted (for _details): msgspec already
+        checked every type, so what is left is the start format (once per distinct string), the day
+        and window, and the same defaults as _parse_hit / _parse_slot. Raises _Careful for anything else."""
+        name, vcache, sk, osl, venue_of = self.name, self._venue_cache, SlotKey, ObservedSlot, self._venue
         start_of, end_of = starts.get, ends.get
         for hit in pg.search.hits:
             ref = hit.id
             vid = ref if type(ref) is int else ref.resy  # type: ignore[union-attr]
-            loc, c = hit.location, hit.cuisine
-            cuisine: str | None
-            if isinstance(c, list):   # the first non-empty string of a list; '' -> None, as _cuisine
-                cuisine = c[0] if c and type(c[0]) is str and c[0] else _cuisine(c)
-            else:
-                cuisine = c or None
-            vkey = (vid, hit.name, hit.neighborhood, hit.price_range_id, cuisine, loc)
-            venue = vcache.get(vkey)
-            if venue is None:     # the same VenueInfo object poll after poll: cheap to compare
-                if len(vcache) > 100_000:
-                    vcache.clear()
-                geo = loc.geo if loc is not None else None
-                venue = vcache[vkey] = VenueInfo(
-                    name, vid, hit.name, hit.neighborhood or (loc.neighborhood if loc else None) or None,
-                    hit.price_range_id, cuisine, (loc.time_zone if loc else None) or DEFAULT_TZ,
-                    geo.lat if geo else None, geo.lon if geo else None)
-            venues[vid] = venue
+            venues[vid] = venue_of(hit, name, vid, vcache)
             for slot in hit.availability.slots:
                 d = slot.date
                 start = d.start

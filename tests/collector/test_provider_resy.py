@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from collector.providers import make_provider, resy
-from collector.providers.base import Outcome, PollResult, SlotKey, VenueInfo
+from collector.providers.base import LazySlots, Outcome, PollResult, SlotKey, VenueInfo
 from collector.providers.resy import ResyProvider
 from collector.settings import Settings
 from simulator.model import Market
@@ -424,6 +424,9 @@ def _both(handler: Any, day: Any = DAY, time_slot: str = "19:00", party: int = 2
 def _same(r1: PollResult, r2: PollResult) -> None:
     assert (r1.outcome, r1.detail, r1.pages, r1.requests) == (r2.outcome, r2.detail, r2.pages, r2.requests)
     assert r1.venues == r2.venues
+    # the keys a poll hands the poller (parsed eagerly, details left for later) are the slots'
+    # keys in the same order, both ways
+    assert list(r1.slot_keys) == list(r2.slot_keys) == list(r2.slots)
     assert r1.slots == r2.slots
     assert list(r1.slots.values()) == list(r2.slots.values())  # every field, in the same order
 
@@ -482,3 +485,45 @@ def test_tokens_of_one_slot_across_pages_count_once_each() -> None:
 def test_typed_and_plain_parsers_agree_on_mutated_payloads(mutations: list[tuple[tuple[Any, ...], Any]]) -> None:
     raw = _mutated(mutations)
     _same(*_both(lambda r: httpx.Response(200, content=raw)))
+
+
+def test_a_page_only_the_careful_parser_reads_among_typed_ones() -> None:
+    """Page 2 of 3 has a field the typed decoder refuses (a quantity as text): that page is read
+    carefully and the others typed, keys only; keys, their order and the details read later agree
+    with the plain parser."""
+    hits = [hit(v, "19:00", "19:15") for v in range(1, 151)] + [hit(1, "19:00", tokens=("another",))]
+    hits[80]["availability"]["slots"][0]["quantity"] = "2"
+    r1, r2 = _both(paged(hits, announce=False))
+    assert r1.trusted and r1.pages == 3 and isinstance(r1.slots, LazySlots)
+    _same(r1, r2)
+    assert r1.slots[key(1, "19:00")].quantity == 2
+
+
+SLOT = st.fixed_dictionaries(
+    {"date": st.fixed_dictionaries({"start": st.sampled_from([f"2026-11-25 {t}:00" for t in
+                                                              ("17:45", "18:00", "19:00", "19:30", "20:00", "20:15")]
+                                                             + ["2026-11-26 19:00:00"])},
+                                   optional={"end": st.sampled_from(["2026-11-25 21:00:00", None, "later", 5])}),
+     "config": st.fixed_dictionaries({"type": st.sampled_from(["Dining Room", "Bar", "Patio"])},
+                                     optional={"token": st.sampled_from(["a", "b", "", None, 7])})},
+    optional={"quantity": st.sampled_from([1, 2, 0, -1, None, "3"])})
+HIT = st.builds(lambda vid, slots: {"id": vid if vid % 2 else {"resy": vid}, "name": f"V{vid}",
+                                    "availability": {"slots": slots}},
+                st.integers(1, 12), st.lists(SLOT, max_size=5))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(HIT, min_size=1, max_size=12), st.integers(2, 5))
+def test_keys_first_details_later_agree_with_the_plain_parser(hits: list[dict[str, Any]], per_page: int) -> None:
+    """Several pages, venues repeated across them, slots repeated with and without new tokens, odd
+    ends, tokens and quantities (some refused by the typed decoder, so pages mix both paths): the
+    keys the poller gets, their order and every detail equal the plain-JSON parse."""
+    nb_pages = -(-len(hits) // per_page)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        p = json.loads(request.content)["page"]
+        return httpx.Response(200, json={"search": {"hits": hits[(p - 1) * per_page:p * per_page],
+                                                    "nbPages": nb_pages}})
+    r1, r2 = _both(handler)
+    _same(r1, r2)
+    assert r1.trusted and r1.pages == nb_pages
