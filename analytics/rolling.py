@@ -18,7 +18,16 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from analytics.arrowcols import dict_col, ident, np_col, pa_arr, read_arrow, release_memory, str_array
+from analytics.arrowcols import (
+    bound_heap,
+    dict_col,
+    ident,
+    np_col,
+    pa_arr,
+    read_arrow,
+    release_memory,
+    str_array,
+)
 from analytics.sql_loader import run, run_script
 from analytics.survival import km_sparse
 
@@ -33,18 +42,24 @@ def refresh_rolling(con: duckdb.DuckDBPyConnection, as_of: date, *, min_sample: 
     One read each of the window days' venue_daily, venue_daily_hist and day_quality rows; the
     windows of every as_of slide over them in numpy (_rolling); market_rolling and
     supply_compression are derived in SQL (rolling_write.sql)."""
+    bound_heap()
     until = until or as_of
     a1 = until + timedelta(days=1)
     ven = _Venues(con)
     with ven.registered(con):
         vd = read_arrow(con, "rolling_vd", a0=as_of, a1=a1)
         hist = read_arrow(con, "rolling_hist", a0=as_of, a1=a1)
+    vi = ven.resolve(vd)
+    cells = _HistCells(hist, ven.resolve(hist), as_of - timedelta(days=13))
+    del hist                                    # only the compact cells are needed from here
+    km = _rolling_km(cells, ven.n, (a1 - as_of).days + 13, (a1 - as_of).days)
+    del cells
     days = run(con, "rolling_days", a0=as_of, a1=a1).fetchall()
     run_script(con, "rolling", a0=as_of, a1=a1)
-    n_vr = sum(_insert(con, "venue_rolling", t) for t in _rolling(ven, vd, hist, days, as_of, a1, int(min_sample)))
-    del hist
+    n_vr = sum(_insert(con, "venue_rolling", t) for t in _rolling(ven, vd, vi, km, days, as_of, a1, int(min_sample)))
+    del km
     release_memory()
-    n_vrp = _insert(con, "venue_rolling_party", _rolling_party(ven, vd, days, as_of, a1, int(min_sample)))
+    n_vrp = sum(_insert(con, "venue_rolling_party", t) for t in _rolling_party(ven, vd, days, as_of, a1, int(min_sample)))
     run_script(con, "rolling_write", a0=as_of, a1=a1, min_sample=int(min_sample))
     small = con.execute("SELECT (SELECT count(*) FROM market_rolling WHERE as_of >= $a AND as_of < $b), "
                         "(SELECT count(*) FROM supply_compression WHERE as_of >= $a AND as_of < $b)",
@@ -143,9 +158,10 @@ def _prank(part: np.ndarray, val: np.ndarray) -> np.ndarray:
     return out
 
 
-def _rolling(ven: _Venues, vd: pa.Table, hist: pa.Table, days: list[tuple[Any, ...]], a0: date, a1: date,
-             min_sample: int) -> Iterator[pa.Table]:
-    """venue_rolling for as_of in [a0, a1) (definitions: rolling.sql), one Arrow table per as_of."""
+def _rolling(ven: _Venues, vd: pa.Table, vi: np.ndarray, km: np.ndarray, days: list[tuple[Any, ...]], a0: date,
+             a1: date, min_sample: int) -> Iterator[pa.Table]:
+    """venue_rolling for as_of in [a0, a1) (definitions: rolling.sql), one Arrow table per as_of.
+    ``vi``: ven.resolve(vd); ``km``: _rolling_km's medians."""
     first = a0 - timedelta(days=13)
     NS = (a1 - first).days                         # day slots; as_of a0 is slot 13
     NA = (a1 - a0).days
@@ -155,8 +171,6 @@ def _rolling(ven: _Venues, vd: pa.Table, hist: pa.Table, days: list[tuple[Any, .
     for d, p in days:
         present[(d - first).days] = 1
         partial[(d - first).days] = bool(p)
-    vi = ven.resolve(vd)
-    hv = ven.resolve(hist)
     NV = ven.n
     di = np_col(vd.column("metric_date").cast(pa.date32())) - base_d
     pr = np_col(vd.column("prime"))
@@ -174,7 +188,6 @@ def _rolling(ven: _Venues, vd: pa.Table, hist: pa.Table, days: list[tuple[Any, .
     C = {m: _cum(M[m]) for m in meas}
     Cp, Cx2 = _cum(pres), _cum(pres * dr * dr)
     Cday, Cpart = _cum(present), _cum(partial)
-    km = _rolling_km(ven, hv, hist, first, NS, NA)        # (NA, 2, 3, NV, 4)
     tb_names = str_array(["off_peak", "prime", "all"])
     for j in range(NA):                           # one as_of at a time: rows are per as_of (memory)
         cols: dict[str, list[np.ndarray]] = {}
@@ -281,8 +294,9 @@ def _rolling(ven: _Venues, vd: pa.Table, hist: pa.Table, days: list[tuple[Any, .
 
 
 def _rolling_party(ven: _Venues, vd: pa.Table, days: list[tuple[Any, ...]], a0: date, a1: date,
-                   min_sample: int) -> pa.Table:
-    """venue_rolling_party for as_of in [a0, a1): venue x tb x party x day, 'all' = both time buckets."""
+                   min_sample: int) -> Iterator[pa.Table]:
+    """venue_rolling_party for as_of in [a0, a1): venue x tb x party x day, 'all' = both time buckets;
+    one Arrow table per as_of."""
     first = a0 - timedelta(days=13)
     NS = (a1 - first).days
     NA = (a1 - a0).days
@@ -316,8 +330,8 @@ def _rolling_party(ven: _Venues, vd: pa.Table, days: list[tuple[Any, ...]], a0: 
     prow3 = np.concatenate([prow, prow.any(axis=1, keepdims=True)], axis=1).astype(np.float64)
     PC = {m: _cum(x) for m, x in PM.items()}
     PCr = _cum(prow3)
-    pc: dict[str, list[np.ndarray]] = {}
-    for j in range(NA):
+    for j in range(NA):                           # one as_of at a time (memory)
+        pc: dict[str, list[np.ndarray]] = {}
         s = np.array(13 + j)
         for wi, w in enumerate(WINDOWS):
             nr = _wsum(PCr, s, w)
@@ -330,27 +344,50 @@ def _rolling_party(ven: _Venues, vd: pa.Table, days: list[tuple[Any, ...]], a0: 
                          ("sum_close_s", _wsum(PC["sum_close_s"], s, w)[vv, tt, pp]),
                          ("days_observed", np.full(len(vv), _wsum(Cday, s, w)))):
                 pc.setdefault(k, []).append(x)
-    Q = {k: np.concatenate(x) if x else np.zeros(0) for k, x in pc.items()}
-    qv, qt, qp = Q["v"].astype(np.int64), Q["t"].astype(np.int64), Q["p"].astype(np.int64)
-    qa, qw = Q["as_of"].astype(np.int64), Q["w"].astype(np.int64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        q_dpd = np.where(Q["days_observed"] > 0, Q["drops"] / Q["days_observed"], np.nan)
-        q_share = np.where(Q["tot"] != 0, Q["drops"] / Q["tot"], np.nan)
-        q_mean = np.where(Q["closed"] != 0, Q["sum_close_s"] / Q["closed"], np.nan)
-    vrp = pa.table({
-        "provider": dict_col(ven.pc[qv], str_array(ven.prov_names)), "venue_id": pa_arr(ven.vid[qv].astype(np.int64)),
-        "as_of": pa_arr(np.datetime64(a0, "D") + qa.astype("timedelta64[D]")),
-        "window_days": pa_arr(np.array(WINDOWS, dtype=np.int16)[qw]), "time_bucket": dict_col(qt, tb_names),
-        "party_size": pa_arr(psizes[qp].astype(np.int16)), "drops": i32(Q["drops"]), "drops_per_day": opt(q_dpd),
-        "share_of_drops": opt(q_share), "closed": i32(Q["closed"]), "mean_close_s": opt(q_mean),
-        "n": i32(Q["drops"]), "thin": pa_arr(Q["drops"] < min_sample)})
-    return vrp
+        Q = {k: np.concatenate(x) if x else np.zeros(0) for k, x in pc.items()}
+        qv, qt, qp = Q["v"].astype(np.int64), Q["t"].astype(np.int64), Q["p"].astype(np.int64)
+        qa, qw = Q["as_of"].astype(np.int64), Q["w"].astype(np.int64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            q_dpd = np.where(Q["days_observed"] > 0, Q["drops"] / Q["days_observed"], np.nan)
+            q_share = np.where(Q["tot"] != 0, Q["drops"] / Q["tot"], np.nan)
+            q_mean = np.where(Q["closed"] != 0, Q["sum_close_s"] / Q["closed"], np.nan)
+        vrp = pa.table({
+            "provider": dict_col(ven.pc[qv], str_array(ven.prov_names)), "venue_id": pa_arr(ven.vid[qv].astype(np.int64)),
+            "as_of": pa_arr(np.datetime64(a0, "D") + qa.astype("timedelta64[D]")),
+            "window_days": pa_arr(np.array(WINDOWS, dtype=np.int16)[qw]), "time_bucket": dict_col(qt, tb_names),
+            "party_size": pa_arr(psizes[qp].astype(np.int16)), "drops": i32(Q["drops"]), "drops_per_day": opt(q_dpd),
+            "share_of_drops": opt(q_share), "closed": i32(Q["closed"]), "mean_close_s": opt(q_mean),
+            "n": i32(Q["drops"]), "thin": pa_arr(Q["drops"] < min_sample)})
+        yield vrp
 
 
-def _rolling_km(ven: _Venues, hv: np.ndarray, h: pa.Table, first: date, NS: int, NA: int) -> np.ndarray:
+class _HistCells:
+    """rolling_hist.sql's rows, compact and sorted by day: what _rolling_km slides over.
+
+    day (int16, from ``first``), cell = (prime, venue, bin) as int32 over the bins in use, closed /
+    censored counts; ~22 bytes a row instead of the Arrow table's and five 8-byte columns' ~65
+    (2.3M rows on the 10M-event window)."""
+
+    def __init__(self, h: pa.Table, hv: np.ndarray, first: date) -> None:
+        b = np_col(h.column("bin"))
+        self.used_bins = np.flatnonzero(np.bincount(b, minlength=142))
+        self.nb = nb = len(self.used_bins)
+        bl = np.zeros(142, dtype=np.int32)
+        bl[self.used_bins] = np.arange(nb)
+        self.nv = nv = int(hv.max()) + 1 if len(hv) else 0
+        di = (np_col(h.column("metric_date").cast(pa.date32()), np.int32)
+              - int(np.datetime64(first, "D").astype(np.int64))).astype(np.int16)
+        order = np.argsort(di, kind="stable")              # int16: a radix sort
+        self.day = di[order]
+        self.cell = ((np_col(h.column("prime"), np.int32) * nv + hv.astype(np.int32)) * nb + bl[b])[order]
+        self.d = np_col(h.column("d"), np.float64)[order]     # float64: np.add.at's fast path needs
+        self.c = np_col(h.column("c"), np.float64)[order]     # the target's dtype (int32: 20x slower)
+
+
+def _rolling_km(cells: _HistCells, NV: int, NS: int, NA: int) -> np.ndarray:
     """Kaplan-Meier medians per (as_of, window 7 | 14, venue, time bucket incl. 'all'): an
     (NA, 2, 3, NV, 4) array of km_median_s, km_median_lo_s, km_median_hi_s, median_close_s (NaN:
-    not reached, or no histogram row in the window).
+    not reached, or no histogram row in the window). Day 13 of ``cells`` is the first as_of.
 
     The per-day histograms are read once (rolling_hist.sql); each window's merged histogram is a
     running sum (add the day entering, subtract the one leaving, straight from the sorted rows, so
@@ -358,24 +395,19 @@ def _rolling_km(ven: _Venues, hv: np.ndarray, h: pa.Table, first: date, NS: int,
     then runs on its non-empty cells, for all groups of a window at once, in two worker threads
     while this one slides to the next window (numpy releases the GIL).
     """
-    NV = ven.n
     out = np.full((NA, len(WINDOWS), 3, NV, 4), np.nan)
-    if h.num_rows == 0:
+    if len(cells.cell) == 0:
         return out
-    b = np_col(h.column("bin"))
-    used_bins = np.flatnonzero(np.bincount(b, minlength=142))
+    nb, used_bins = cells.nb, cells.used_bins
     edges = (np.array([0.0] + [10 ** ((k - 1) / 20) for k in range(1, 142)])[used_bins],
              np.array([10 ** (k / 20) for k in range(142)])[used_bins])
-    nb = len(used_bins)
-    bl = np.zeros(142, dtype=np.int64)
-    bl[used_bins] = np.arange(nb)
-    di = np_col(h.column("metric_date").cast(pa.date32())) - int(np.datetime64(first, "D").astype(np.int64))
-    flat = (np_col(h.column("prime")) * NV + hv) * nb + bl[b]       # (time bucket, venue, bin)
-    dv = np_col(h.column("d"), np.float64)
-    cv = np_col(h.column("c"), np.float64)
-    order = np.argsort(di, kind="stable")
-    di, flat, dv, cv = di[order], flat[order], dv[order], cv[order]
-    bounds = np.searchsorted(di, np.arange(NS + 1))
+    cnv = cells.nv                                # venues in the cells' numbering (<= NV)
+    flat = cells.cell
+    if cnv != NV:                                 # renumber (prime, venue, bin) to NV venues
+        pr, rest = np.divmod(flat, cnv * nb)
+        flat = (pr * NV * nb + rest).astype(np.int64)
+    dv, cv = cells.d, cells.c
+    bounds = np.searchsorted(cells.day, np.arange(NS + 1))
     runs = {w: (np.zeros(2 * NV * nb), np.zeros(2 * NV * nb)) for w in WINDOWS}
     names = ("km_median_s", "km_median_lo_s", "km_median_hi_s", "median_close_s")
 
