@@ -267,6 +267,11 @@ class ResyProvider:
         if settings.auth_token:
             headers["X-Resy-Auth-Token"] = settings.auth_token
         self._venue_cache: dict[tuple[Any, ...], VenueInfo] = {}   # hit fields -> one shared VenueInfo
+        # One object per slot time and per table type, poll after poll: the poller matches each poll's
+        # ~12k keys against the last poll's, and a key whose fields are the very same objects (the
+        # venue id comes from the shared VenueInfo) compares without reading them (half the time).
+        self._times: dict[dt.time, dt.time] = {}
+        self._types: dict[str, str] = {}
         self._client = httpx.Client(
             base_url=settings.upstream_url,
             headers=headers,
@@ -311,7 +316,10 @@ class ResyProvider:
         slots: dict[SlotKey, ObservedSlot] = {}   # details of the pages only the careful parser read
         tokens: dict[SlotKey, set[str]] = {}     # only keys seen more than once (see _add_slot)
         starts: dict[str, Any] = {}   # 'YYYY-MM-DD HH:MM:SS' -> slot time or _SKIP (a poll has a handful)
-        fetched: list[Fetched] = []   # the pages, for the details if someone reads them (LazySlots)
+        # the pages' bytes, for the details if someone reads them (LazySlots): bytes, not the decoded
+        # pages, which would keep ~100k objects alive (and the cyclic collector busy) through a poll
+        contents: list[bytes] = []
+        typed = False
         requests, latency_ms = 0, 0.0
         nb_pages: int | None = None
         nb_hits: int | None = None
@@ -340,7 +348,8 @@ class ResyProvider:
             except orjson.JSONDecodeError as e:  # accepted by the typed decoder, refused as plain JSON
                 return PollResult(Outcome.MALFORMED, pages=page, requests=requests, latency_ms=latency_ms,
                                   http_status=f.http_status, detail=f"{where}: body is not JSON: {e}")
-            fetched.append(f)
+            contents.append(f.content)
+            typed = typed or isinstance(f.body, _Page)
             if page == 1:
                 nb_pages, nb_hits = announced
             if nb_pages is not None:
@@ -357,8 +366,8 @@ class ResyProvider:
                               http_status=200,
                               detail=f"collected {len(venues)} of {nb_hits} announced hits over {page} pages")
         result: Mapping[SlotKey, ObservedSlot] = slots   # every page careful: the details are at hand
-        if any(isinstance(f.body, _Page) for f in fetched):
-            result = LazySlots(keys, lambda: self._details(fetched, day, window, party_size))
+        if typed:
+            result = LazySlots(keys, lambda: self._details(contents, day, window, party_size))
         return PollResult(Outcome.OK, venues, result, pages=page, requests=requests, latency_ms=latency_ms,
                           http_status=200,
                           detail=f"{len(keys)} slots at {len(venues)} venues over {page} pages")
@@ -425,24 +434,28 @@ class ResyProvider:
         keys.update(dict.fromkeys(slots))   # in the order the slots were first seen, as the details
         return len(hits), announced
 
-    def _details(self, fetched: list[Fetched], day: dt.date, window: tuple[int, int],
+    def _details(self, contents: list[bytes], day: dt.date, window: tuple[int, int],
                  party_size: int) -> dict[SlotKey, ObservedSlot]:
         """Every slot of a poll with its details (end, token, quantity), parsed from its pages the way
-        _parse_page reads them (typed walk, careful re-parse of a page where it gives up); the pages
-        all parsed once already, so nothing here can fail that did not fail then."""
+        classify_response and _parse_page read them (typed decoding, else plain JSON; typed walk,
+        careful re-parse of a page where it gives up); every page parsed once already, so nothing
+        here can fail that did not fail then."""
         venues: dict[int, VenueInfo] = {}
         slots: dict[SlotKey, ObservedSlot] = {}
         tokens: dict[SlotKey, set[str]] = {}
         starts: dict[str, Any] = {}
         ends: dict[Any, Any] = {}
-        for n, f in enumerate(fetched, 1):
-            body = f.body
+        for n, content in enumerate(contents, 1):
+            try:
+                body: Any = _decode_page(content)
+            except (msgspec.MsgspecError, ValueError, RecursionError):   # as classify_response
+                body = orjson.loads(content)
             if isinstance(body, _Page):
                 try:
                     self._typed_page(body, day, window, party_size, venues, slots, tokens, starts, ends)
                     continue
                 except _Careful:
-                    body = orjson.loads(f.content)
+                    body = orjson.loads(content)
             for i, hit in enumerate(_req_list(body, f"page {n}", "search.hits")):
                 self._parse_hit(hit, f"page {n} hit {i}", day, window, party_size, venues, slots, tokens)
         return slots
@@ -474,18 +487,36 @@ class ResyProvider:
         type, so what is left is the start format (once per distinct string), the day and window.
         Keys only: the same keys, in the same order, as _typed_page. Raises _Careful as it does."""
         name, vcache, sk, venue_of = self.name, self._venue_cache, SlotKey, self._venue
-        start_of = starts.get
+        start_of, types = starts.get, self._types
+        type_of = types.get
         for hit in pg.search.hits:
             ref = hit.id
             vid = ref if type(ref) is int else ref.resy  # type: ignore[union-attr]
-            venues[vid] = venue_of(hit, name, vid, vcache)
+            venue = venues[vid] = venue_of(hit, name, vid, vcache)
+            vid = venue.venue_id   # the same int object poll after poll (see __init__)
             for slot in hit.availability.slots:
                 start = slot.date.start
                 t = start_of(start)
                 if t is None:
-                    t = starts[start] = _start_info(start, day, window)
+                    t = starts[start] = self._start_time(start, day, window)
                 if t is not _SKIP:
-                    keys[sk(name, vid, day, t, party_size, slot.config.type)] = None
+                    tt = slot.config.type
+                    tt = type_of(tt) or self._table_type(tt)
+                    keys[sk(name, vid, day, t, party_size, tt)] = None
+
+    def _start_time(self, start: str, day: dt.date, window: tuple[int, int]) -> Any:
+        """_start_info, with one time object per time of day (see __init__)."""
+        t = _start_info(start, day, window)
+        if t is _SKIP:
+            return t
+        if len(self._times) > 10_000:
+            self._times.clear()
+        return self._times.setdefault(t, t)
+
+    def _table_type(self, tt: str) -> str:
+        if len(self._types) > 10_000:   # a provider has a handful; never let junk grow it
+            self._types.clear()
+        return self._types.setdefault(tt, tt) or tt
 
     def _typed_page(self, pg: _Page, day: dt.date, window: tuple[int, int], party_size: int,
                     venues: dict[int, VenueInfo], slots: dict[SlotKey, ObservedSlot],

@@ -257,3 +257,28 @@ def test_a_venue_new_to_the_process_but_in_the_file_is_updated(rig):
     assert s.trusted
     assert q(store, "SELECT name, first_seen_at, last_seen_at FROM venues WHERE venue_id = 1") == [
         ("Renamed", first, poller.clock.now())]
+
+
+def test_a_ledger_row_is_the_same_written_alone_or_in_a_batch(tmp_path):
+    """A lone poll's ledger row goes in as one row of parameters, a batch's as an Arrow table: the
+    same polls give the same rows either way (types, NULLs, floats)."""
+    spec4 = BucketSpec(SPEC.bucket_id, 4, DAY, "19:00", "prime")
+    polls = [(SPEC, result([key(1), key(2)]), T0, T0 + timedelta(seconds=2)),
+             (spec4, PollResult(Outcome.SERVER_ERROR, http_status=503, detail="HTTP 503", latency_ms=12.5), T0, T0)]
+    rows = []
+    for name, batched in (("alone", False), ("batch", True)):
+        settings = Settings().replace(calibration_polls=1)
+        store = Store(tmp_path / f"{name}.duckdb").start()
+        for p in (2, 4):
+            store.write(lambda c, p=p: c.execute(
+                "INSERT INTO buckets (bucket_id, party_size, bucket_date, time_slot, time_bucket, created_at) "
+                "VALUES ($b, $p, $d, '19:00', 'prime', $t)", {"b": SPEC.bucket_id, "p": p, "d": DAY, "t": T0}))
+        poller = Poller(store, Scripted(), settings, ManualClock(T0))
+        if batched:
+            poller.apply_many(polls)
+        else:
+            for poll in polls:
+                poller.apply(*poll)
+        rows.append(q(store, "SELECT * FROM poll_ledger ORDER BY party_size"))
+        store.close()
+    assert rows[0] == rows[1] and len(rows[0]) == 2
