@@ -2,7 +2,12 @@
 
 Data: bench.synth (default 10M events, 14 days, 5,000 venues; small: 200k events, 400 venues),
 built once into a cache file (TABLEPULSE_BENCH_CACHE, default /tmp/tablepulse-bench) and copied
-per run, so runs are comparable. Each measurement runs in a child process that reports its own
+per run, so runs are comparable. The one-day job runs in the steady state the service sees every
+night: a second cached file has every earlier day aggregated (the rolling windows then read 13 days
+of per-day rows, as they do in production; on the bare synthetic file they would read one).
+Every copy is synced before a child starts, so the kernel's writeback of the copy is not timed,
+and the one-day job (well under a second) is timed REPEAT times, median reported.
+Each measurement runs in a child process that reports its own
 peak RSS (VmHWM): RUSAGE_CHILDREN is the maximum over every child waited for so far, and a child's
 ru_maxrss keeps the parent's RSS at fork, so neither isolates one measurement. The pandas baseline loads every closed interval and computes the same
 per-venue-day (time bucket, party size) median time-to-close with a groupby.
@@ -13,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -24,6 +30,7 @@ from typing import Any
 from bench.common import result, schema_tag
 
 END = date(2026, 11, 22)
+REPEAT = 3                 # one-day runs (median reported)
 # default fits the 5-minute rule on 2 cores (building 10M synthetic events alone takes ~5 min here);
 # large is the issue's 10M-event, 5,000-venue window.
 SIZES = {"small": dict(venues=400, events=200_000), "default": dict(venues=2000, events=2_000_000),
@@ -44,6 +51,8 @@ if mode == "day":
 elif mode == "daily":
     an.aggregate_range(con, date(2026, 11, 9), date(2026, 11, 22), tz="America/New_York", min_sample=10,
                        today=date(2026, 11, 23))
+elif mode == "recompute-before":      # builds the steady-state file: every day before END aggregated
+    an.recompute(con, tz="America/New_York", min_sample=10, today=date(2026, 11, 22))
 else:
     an.recompute(con, tz="America/New_York", min_sample=10, today=date(2026, 11, 23))
 con.execute("COMMIT")
@@ -89,6 +98,23 @@ def _cache(size: str) -> Path:
     return p
 
 
+def _aggregated(src: Path) -> Path:
+    """``src`` with every day before END aggregated (per-day and rolling tables): the file the
+    nightly run for END starts from. Cached beside ``src``."""
+    p = src.with_name(src.stem + "-through-prev-day.duckdb")
+    if not p.exists():
+        tmp = p.with_name(p.stem + ".building.duckdb")
+        shutil.copy(src, tmp)
+        _child(CHILD_SQL, str(tmp), "recompute-before")
+        tmp.rename(p)
+    return p
+
+
+def _fresh_copy(src: Path, dst: Path) -> None:
+    shutil.copy(src, dst)
+    os.sync()               # the copy's writeback must not run during the timed child
+
+
 def _child(code: str, *args: str) -> dict[str, Any]:
     root = Path(__file__).resolve().parent.parent
     r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=root, check=True)
@@ -100,20 +126,25 @@ def run(size: str) -> Iterable[dict[str, Any]]:
     t = time.perf_counter()
     src = _cache(size)
     build_s = time.perf_counter() - t
+    prev = _aggregated(src)
     work = src.with_name(f"work-{size}.duckdb")
-    shutil.copy(src, work)
     try:
-        day = _child(CHILD_SQL, str(work), "day")
-        shutil.copy(src, work)
+        days = []
+        for _ in range(REPEAT):
+            _fresh_copy(prev, work)
+            days.append(_child(CHILD_SQL, str(work), "day"))
+        _fresh_copy(src, work)
         daily = _child(CHILD_SQL, str(work), "daily")
-        shutil.copy(src, work)
+        _fresh_copy(src, work)
         full = _child(CHILD_SQL, str(work), "recompute")
         pd_res = _child(CHILD_PANDAS, str(src))
     finally:
         for f in (work, Path(str(work) + ".wal")):
             f.unlink(missing_ok=True)
     yield result("nightly", f"synth_build_s[{size}]", build_s, "s")
-    yield result("nightly", "one_day_s", day["s"], "s", target=0.5)
+    day_s = sorted(d["s"] for d in days)
+    yield result("nightly", f"one_day_s[median of {REPEAT}, {day_s[0]:.2f}-{day_s[-1]:.2f}]",
+                 statistics.median(day_s), "s", target=0.5)
     yield result("nightly", "daily_14d_s", daily["s"], "s", baseline=pd_res["s"])
     yield result("nightly", "recompute_s", full["s"], "s", target=3.0)
     yield result("nightly", "recompute_peak_mb", full["rss_mb"], "MB", target=1024)
