@@ -48,12 +48,17 @@ def refresh_rolling(con: duckdb.DuckDBPyConnection, as_of: date, *, min_sample: 
     ven = _Venues(con)
     with ven.registered(con):
         vd = read_arrow(con, "rolling_vd", a0=as_of, a1=a1)
-        hist = read_arrow(con, "rolling_hist", a0=as_of, a1=a1)
-    vi = ven.resolve(vd)
-    cells = _HistCells(hist, ven.resolve(hist), as_of - timedelta(days=13))
-    del hist                                    # only the compact cells are needed from here
-    km = _rolling_km(cells, ven.n, (a1 - as_of).days + 13, (a1 - as_of).days)
-    del cells
+        vi = ven.resolve(vd)
+        if until == as_of:                      # the nightly run: DuckDB sums the two windows
+            win = read_arrow(con, "rolling_hist_window", a0=as_of)
+            km = _window_km(win, ven.resolve(win), ven.n)
+            del win
+        else:
+            hist = read_arrow(con, "rolling_hist", a0=as_of, a1=a1)
+            cells = _HistCells(hist, ven.resolve(hist), as_of - timedelta(days=13))
+            del hist                            # only the compact cells are needed from here
+            km = _rolling_km(cells, ven.n, (a1 - as_of).days + 13, (a1 - as_of).days)
+            del cells
     days = run(con, "rolling_days", a0=as_of, a1=a1).fetchall()
     run_script(con, "rolling", a0=as_of, a1=a1)
     n_vr = sum(_insert(con, "venue_rolling", t) for t in _rolling(ven, vd, vi, km, days, as_of, a1, int(min_sample)))
@@ -399,8 +404,7 @@ def _rolling_km(cells: _HistCells, NV: int, NS: int, NA: int) -> np.ndarray:
     if len(cells.cell) == 0:
         return out
     nb, used_bins = cells.nb, cells.used_bins
-    edges = (np.array([0.0] + [10 ** ((k - 1) / 20) for k in range(1, 142)])[used_bins],
-             np.array([10 ** (k / 20) for k in range(142)])[used_bins])
+    edges = _edges(used_bins)
     cnv = cells.nv                                # venues in the cells' numbering (<= NV)
     flat = cells.cell
     if cnv != NV:                                 # renumber (prime, venue, bin) to NV venues
@@ -409,17 +413,9 @@ def _rolling_km(cells: _HistCells, NV: int, NS: int, NA: int) -> np.ndarray:
     dv, cv = cells.d, cells.c
     bounds = np.searchsorted(cells.day, np.arange(NS + 1))
     runs = {w: (np.zeros(2 * NV * nb), np.zeros(2 * NV * nb)) for w in WINDOWS}
-    names = ("km_median_s", "km_median_lo_s", "km_median_hi_s", "median_close_s")
 
-    def km(d3: np.ndarray, c3: np.ndarray, o: np.ndarray) -> None:
-        cells = np.flatnonzero(d3 + c3)                 # by group (time bucket, venue), then bin
-        g, cb = np.divmod(cells, nb)
-        new = np.ones(len(g), dtype=bool)
-        new[1:] = g[1:] != g[:-1]
-        starts = np.flatnonzero(new)
-        r = km_sparse(starts, cb, d3[cells], c3[cells], edges)
-        for q, k in enumerate(names):
-            o[g[starts], q] = r[k]
+    def km(rd: np.ndarray, rc: np.ndarray, o: np.ndarray) -> None:
+        _km_window(rd, rc, NV, nb, edges, o)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         pending = []
@@ -435,12 +431,56 @@ def _rolling_km(cells: _HistCells, NV: int, NS: int, NA: int) -> np.ndarray:
                     np.subtract.at(rc, flat[sl], cv[sl])
                 if i < 13:
                     continue
-                d3 = np.concatenate([rd, rd[:NV * nb] + rd[NV * nb:]])       # 'all' = both time buckets
-                c3 = np.concatenate([rc, rc[:NV * nb] + rc[NV * nb:]])
                 o = out[i - 13, WINDOWS.index(w)].reshape(3 * NV, 4)
-                pending.append(pool.submit(km, d3, c3, o))
+                pending.append(pool.submit(km, rd.copy(), rc.copy(), o))
                 while len(pending) > 3:             # bounded: each queued window holds its matrices
                     pending.pop(0).result()
         for f in pending:
             f.result()
+    return out
+
+
+_KM_NAMES = ("km_median_s", "km_median_lo_s", "km_median_hi_s", "median_close_s")
+
+
+def _edges(used_bins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper edges (seconds) of the log bins in use (duration_bins, migration 0002)."""
+    return (np.array([0.0] + [10 ** ((k - 1) / 20) for k in range(1, 142)])[used_bins],
+            np.array([10 ** (k / 20) for k in range(142)])[used_bins])
+
+
+def _km_window(rd: np.ndarray, rc: np.ndarray, NV: int, nb: int, edges: tuple[np.ndarray, np.ndarray],
+               o: np.ndarray) -> None:
+    """Kaplan-Meier of one window into ``o`` ((3 * NV, 4): time bucket incl. 'all' x venue, then
+    _KM_NAMES) from its merged histogram: closed ``rd`` / censored ``rc`` counts, dense over
+    (prime, venue, bin) with ``nb`` bins. km_sparse runs on the non-empty cells only."""
+    d3 = np.concatenate([rd, rd[:NV * nb] + rd[NV * nb:]])       # 'all' = both time buckets
+    c3 = np.concatenate([rc, rc[:NV * nb] + rc[NV * nb:]])
+    cells = np.flatnonzero(d3 + c3)                 # by group (time bucket, venue), then bin
+    g, cb = np.divmod(cells, nb)
+    new = np.ones(len(g), dtype=bool)
+    new[1:] = g[1:] != g[:-1]
+    starts = np.flatnonzero(new)
+    r = km_sparse(starts, cb, d3[cells], c3[cells], edges)
+    for q, k in enumerate(_KM_NAMES):
+        o[g[starts], q] = r[k]
+
+
+def _window_km(win: pa.Table, vi: np.ndarray, NV: int) -> np.ndarray:
+    """_rolling_km's output for one as_of, from rolling_hist_window.sql's window sums (``vi``: its
+    rows' venue indexes, resolved)."""
+    out = np.full((1, len(WINDOWS), 3, NV, 4), np.nan)
+    if win.num_rows == 0:
+        return out
+    b = np_col(win.column("bin"))
+    used_bins = np.flatnonzero(np.bincount(b, minlength=142))
+    nb = len(used_bins)
+    bl = np.zeros(142, dtype=np.int64)
+    bl[used_bins] = np.arange(nb)
+    flat = (np_col(win.column("prime"), np.int64) * NV + vi) * nb + bl[b]
+    edges = _edges(used_bins)
+    for wi, w in enumerate(WINDOWS):
+        rd = np.bincount(flat, weights=np_col(win.column(f"d{w}"), np.float64), minlength=2 * NV * nb)
+        rc = np.bincount(flat, weights=np_col(win.column(f"c{w}"), np.float64), minlength=2 * NV * nb)
+        _km_window(rd, rc, NV, nb, edges, out[0, wi].reshape(3 * NV, 4))
     return out
