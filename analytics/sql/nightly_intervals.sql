@@ -35,7 +35,11 @@ WITH iv AS (
                     AND epoch(opened_hi) - epoch(opened_lo) <= $max_gap_s AS ok,
                  closed_hi IS NOT NULL AND epoch(closed_hi) - epoch(closed_lo) <= $max_gap_s AS close_known
           FROM slot_intervals
-          WHERE opened_hi < $t1 AND coalesce(ended_at, closed_hi, closed_lo) >= $t0)
+          -- (ended_at >= $t0 OR ended_at IS NULL) says the same as the coalesce for every collector row
+          -- and lets DuckDB skip row groups by ended_at's min/max: the table keeps the whole history,
+          -- which the coalesce alone would scan every night
+          WHERE opened_hi < $t1 AND (ended_at >= $t0 OR ended_at IS NULL)
+            AND coalesce(ended_at, closed_hi, closed_lo) >= $t0)
     UNION ALL
     SELECT o.provider, o.venue_id, o.bucket_id, o.party_size,
            CAST(coalesce(bk.time_bucket, CASE WHEN list_contains($prime_slots, substr(o.bucket_id, 12, 5))
