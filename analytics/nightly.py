@@ -695,16 +695,27 @@ def data_days(con: duckdb.DuckDBPyConnection, tz: str) -> tuple[date, date] | No
     return row[0], row[1]
 
 
+def _spans(first: date, last: date, days: int) -> list[tuple[date, date]]:
+    """first..last (inclusive) cut into consecutive spans of at most ``days`` days."""
+    out: list[tuple[date, date]] = []
+    while first <= last:
+        out.append((first, min(last, first + timedelta(days=max(days, 1) - 1))))
+        first = out[-1][1] + timedelta(days=1)
+    return out
+
+
 def recompute(con: duckdb.DuckDBPyConnection, *, tz: str, min_sample: int, today: date,
               prime_slots: Sequence[str] = DEFAULT_PRIME_SLOTS, max_gap_s: float = DEFAULT_MAX_GAP_S,
-              progress: Progress | None = None, chunk_days: int = 2,
+              progress: Progress | None = None, chunk_days: int = 2, rolling_chunk_days: int = 14,
               guard_minutes: int = DEFAULT_GUARD_MINUTES) -> dict[str, Any]:
     """Rebuild every metric table from slot_intervals + poll_ledger (kept forever).
 
     Days from the first poll to yesterday (``today`` - 1) are rebuilt in chunks of ``chunk_days``
     (one read of polls and intervals each; small chunks keep the peak memory low and were also
-    the fastest on the 10M-event bench window), then the rolling tables for every day. Rows for days outside that span are
-    deleted, so the result equals running the nightly job for each day in turn.
+    the fastest on the 10M-event bench window), then the rolling tables in chunks of
+    ``rolling_chunk_days`` as_of days (each reads its days and the 13 before: the memory of a
+    recompute stays that of a few weeks however long the history). Rows for days outside that span
+    are deleted, so the result equals running the nightly job for each day in turn.
     """
     span = data_days(con, tz)
     for t in (*DAILY_TABLES, *ROLLING_TABLES):
@@ -716,12 +727,9 @@ def recompute(con: duckdb.DuckDBPyConnection, *, tz: str, min_sample: int, today
     if last < first:
         return out
     total = (last - first).days + 1
-    chunks: list[tuple[date, date]] = []
-    d = first
-    while d <= last:
-        chunks.append((d, min(last, d + timedelta(days=chunk_days - 1))))
-        d = chunks[-1][1] + timedelta(days=1)
-    steps = len(chunks) + 1
+    chunks = _spans(first, last, chunk_days)
+    rolling_chunks = _spans(first, last, rolling_chunk_days)
+    steps = len(chunks) + len(rolling_chunks)
     slots = list(prime_slots)
 
     def read(i: int) -> _Read:
@@ -745,9 +753,10 @@ def recompute(con: duckdb.DuckDBPyConnection, *, tz: str, min_sample: int, today
             release_memory()
             if progress:
                 progress(i + 1, steps, f"daily {d}..{e}")
-    r2 = refresh_rolling(con, first, min_sample=min_sample, until=last)
-    out["rows"] += sum(r2.values())
-    if progress:
-        progress(steps, steps, f"rolling {first}..{last}")
+    for j, (a, b) in enumerate(rolling_chunks, len(chunks) + 1):
+        out["rows"] += sum(refresh_rolling(con, a, min_sample=min_sample, until=b).values())
+        release_memory()
+        if progress:
+            progress(j, steps, f"rolling {a}..{b}")
     out.update(days=total, first=first, last=last)
     return out
