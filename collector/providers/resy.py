@@ -10,7 +10,7 @@ import datetime as dt
 import random
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import httpx
 import msgspec
@@ -69,6 +69,21 @@ class _Location(msgspec.Struct, gc=False, frozen=True):
     geo: _Geo | None = None
 
 
+class _SlotStart(msgspec.Struct, gc=False):
+    start: str
+
+
+class _SlotType(msgspec.Struct, gc=False):
+    type: str
+
+
+class _KeySlot(msgspec.Struct, gc=False):
+    """A slot as a poll reads it: only what its key needs (the start and the table type)."""
+
+    date: _SlotStart
+    config: _SlotType
+
+
 class _SlotDate(msgspec.Struct, gc=False):
     start: str
     end: str | None = None
@@ -80,36 +95,47 @@ class _SlotConfig(msgspec.Struct, gc=False):
 
 
 class _Slot(msgspec.Struct, gc=False):
+    """A slot with its details (end, token, quantity), read only when someone asks (see _details)."""
+
     date: _SlotDate
     config: _SlotConfig
     quantity: int | None = None
 
 
-class _Availability(msgspec.Struct, gc=False):
-    slots: list[_Slot]
+S = TypeVar("S", _KeySlot, _Slot)
 
 
-class _Hit(msgspec.Struct, gc=False):
+class _Availability(msgspec.Struct, Generic[S], gc=False):
+    slots: list[S]
+
+
+class _Hit(msgspec.Struct, Generic[S], gc=False):
     id: int | _VenueRef
     name: str
-    availability: _Availability
+    availability: _Availability[S]
     neighborhood: str | None = None
     location: _Location | None = None
     price_range_id: int | None = None
     cuisine: str | list[Any] | None = None
 
 
-class _Search(msgspec.Struct, gc=False):
-    hits: list[_Hit]
+class _Search(msgspec.Struct, Generic[S], gc=False):
+    hits: list[_Hit[S]]
     nbHits: int | None = None     # the wire's names
     nbPages: int | None = None
 
 
-class _Page(msgspec.Struct, gc=False):
-    search: _Search
+class _Page(msgspec.Struct, Generic[S], gc=False):
+    search: _Search[S]
 
 
-_decode_page = msgspec.json.Decoder(_Page).decode
+# A poll decodes its pages for the slot keys only: the details' fields (end, token, quantity: the
+# longest strings of a page) are skipped in C, and a page whose details alone are odd (a quantity as
+# text) still takes the typed path for its keys. _details decodes them with the full types, and reads
+# a page they refuse with the careful parser, as it always did. The hit's own fields are the same
+# types both ways, so a page either decoder accepts has the same venues and keys either way.
+_decode_keys = msgspec.json.Decoder(_Page[_KeySlot]).decode
+_decode_page = msgspec.json.Decoder(_Page[_Slot]).decode
 
 
 class _Careful(Exception):
@@ -333,7 +359,7 @@ class ResyProvider:
                     "slot_filter": {"day": day.isoformat(), "party_size": party_size, "time_filter": time_slot},
                     "types": ["venue"], "order_by": "availability", "geo": GEO, "query": ""}
             f = self._policy.fetch("POST", SEARCH_PATH, content=orjson.dumps(body), headers=JSON_BODY,
-                                   decode=_decode_page)
+                                   decode=_decode_keys)
             requests += f.requests
             latency_ms += f.latency_ms
             if not f.ok:
@@ -461,7 +487,7 @@ class ResyProvider:
         return slots
 
     @staticmethod
-    def _venue(hit: _Hit, name: str, vid: int, vcache: dict[tuple[Any, ...], VenueInfo]) -> VenueInfo:
+    def _venue(hit: _Hit[Any], name: str, vid: int, vcache: dict[tuple[Any, ...], VenueInfo]) -> VenueInfo:
         """The hit's VenueInfo; the same object poll after poll while its fields stay (cheap to compare)."""
         loc, c = hit.location, hit.cuisine
         cuisine: str | None
@@ -481,7 +507,7 @@ class ResyProvider:
                 geo.lat if geo else None, geo.lon if geo else None)
         return venue
 
-    def _typed_keys(self, pg: _Page, day: dt.date, window: tuple[int, int], party_size: int,
+    def _typed_keys(self, pg: _Page[Any], day: dt.date, window: tuple[int, int], party_size: int,
                     venues: dict[int, VenueInfo], keys: dict[SlotKey, None], starts: dict[str, Any]) -> None:
         """The hot path (a 5,000-venue poll: 39 pages, ~12k slots): msgspec already checked every
         type, so what is left is the start format (once per distinct string), the day and window.
@@ -518,7 +544,7 @@ class ResyProvider:
             self._types.clear()
         return self._types.setdefault(tt, tt) or tt
 
-    def _typed_page(self, pg: _Page, day: dt.date, window: tuple[int, int], party_size: int,
+    def _typed_page(self, pg: _Page[_Slot], day: dt.date, window: tuple[int, int], party_size: int,
                     venues: dict[int, VenueInfo], slots: dict[SlotKey, ObservedSlot],
                     tokens: dict[SlotKey, set[str]], starts: dict[str, Any],
                     ends: dict[Any, Any]) -> None:

@@ -15,6 +15,8 @@ from typing import Any
 from unittest import mock
 
 import httpx
+import msgspec
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -413,7 +415,7 @@ def _both(handler: Any, day: Any = DAY, time_slot: str = "19:00", party: int = 2
     plain = make(handler, max_retries=0)
     try:
         r1 = typed.search(day, time_slot, party)
-        with mock.patch.object(resy, "_decode_page", _refuse):
+        with mock.patch.object(resy, "_decode_keys", _refuse), mock.patch.object(resy, "_decode_page", _refuse):
             r2 = plain.search(day, time_slot, party)
     finally:
         typed.close()
@@ -433,12 +435,12 @@ def _same(r1: PollResult, r2: PollResult) -> None:
 
 def test_typed_decoding_is_taken_for_a_well_formed_page() -> None:
     seen: list[Any] = []
-    real = resy._decode_page
+    real = resy._decode_keys
 
     def spy(content: bytes) -> Any:
         seen.append(real(content))
         return seen[-1]
-    with mock.patch.object(resy, "_decode_page", spy):
+    with mock.patch.object(resy, "_decode_keys", spy):
         res = make(ok_fixture).search(DAY, "19:00", 2)
     assert res.trusted and len(seen) == 1 and isinstance(seen[0], resy._Page)
 
@@ -488,15 +490,34 @@ def test_typed_and_plain_parsers_agree_on_mutated_payloads(mutations: list[tuple
 
 
 def test_a_page_only_the_careful_parser_reads_among_typed_ones() -> None:
-    """Page 2 of 3 has a field the typed decoder refuses (a quantity as text): that page is read
-    carefully and the others typed, keys only; keys, their order and the details read later agree
-    with the plain parser."""
+    """Page 2 of 3 has a detail the full types refuse (a quantity as text): its keys are still read
+    typed (the poll decodes keys only), its details carefully when they are read; keys, their order
+    and the details agree with the plain parser."""
     hits = [hit(v, "19:00", "19:15") for v in range(1, 151)] + [hit(1, "19:00", tokens=("another",))]
     hits[80]["availability"]["slots"][0]["quantity"] = "2"
-    r1, r2 = _both(paged(hits, announce=False))
+    keys_decoded: list[Any] = []
+    real = resy._decode_keys
+
+    def spy(content: bytes) -> Any:
+        keys_decoded.append(real(content))
+        return keys_decoded[-1]
+    with mock.patch.object(resy, "_decode_keys", spy):
+        r1, r2 = _both(paged(hits, announce=False))
+    assert all(isinstance(p, resy._Page) for p in keys_decoded)
+    with pytest.raises(msgspec.ValidationError):
+        resy._decode_page(orjson.dumps({"search": {"hits": hits[75:150]}}))
     assert r1.trusted and r1.pages == 3 and isinstance(r1.slots, LazySlots)
     _same(r1, r2)
     assert r1.slots[key(1, "19:00")].quantity == 2
+
+
+def test_a_page_whose_keys_the_typed_decoder_refuses_is_read_carefully() -> None:
+    """A start time as a number: the keys decoder refuses the page, the careful parser names it."""
+    hits = [hit(v, "19:00") for v in range(1, 11)]
+    hits[3]["availability"]["slots"][0]["date"]["start"] = 1900
+    r1, r2 = _both(paged(hits, announce=False))
+    _same(r1, r2)
+    assert r1.outcome is Outcome.SCHEMA_DRIFT and "date.start" in r1.detail
 
 
 SLOT = st.fixed_dictionaries(
