@@ -28,7 +28,8 @@ from collector.settings import Settings
 from collector.store.writer import Store
 from simulator.model import Market
 
-SIZES = {"small": (1000, 4), "default": (5000, 8), "large": (10000, 8)}
+# (venues, timed polls): 20 timed polls so the median is not decided by a few samples on a shared machine
+SIZES = {"small": (1000, 10), "default": (5000, 20), "large": (10000, 12)}
 
 
 def render_poll(market: Market, day: str, time_slot: str, party: int) -> dict[int, bytes]:

@@ -18,7 +18,8 @@ from collections import Counter
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from itertools import filterfalse
+from itertools import compress, filterfalse, repeat
+from operator import is_not, le, or_
 from typing import Any
 
 import duckdb
@@ -209,6 +210,9 @@ class Poller:
         self._states: dict[tuple[str, int], BucketState] = {}
         self._venues: dict[int, tuple[VenueInfo, datetime]] = {}
         self._venue_tz: dict[int, str] = {}
+        self._tz_from: dict[int, VenueInfo] = {}      # the VenueInfo whose zone is in _venue_tz
+        self._venue_obj: dict[int, VenueInfo] = {}    # _venues split in two, read in C by _venues_to_write
+        self._venue_at: dict[int, datetime] = {}
         self._tz_version = 0      # bumped when a venue's zone changes: expiry floors are recomputed
         self._cutoffs: dict[tuple[str, Any, Any], datetime] = {}
         self._first_seen: dict[Any, dict[int, tuple[datetime, int]]] = {}
@@ -269,8 +273,11 @@ class Poller:
                     self._states.pop(skey, None)
                 else:
                     self._states[skey] = rows.state
+                    at = rows.ledger["started_at"]
                     for v in rows.venues:
-                        self._venues[v.venue_id] = (v, rows.ledger["started_at"])
+                        self._venues[v.venue_id] = (v, at)
+                        self._venue_obj[v.venue_id] = v
+                        self._venue_at[v.venue_id] = at
             out.append(summary if written else PollSummary(rows.poll_id, rows.spec.bucket_id, rows.spec.party_size,
                                                            False, "duplicate", duplicate=True))
         if error is not None:
@@ -294,15 +301,23 @@ class Poller:
         which of them are new here (most likely new to the file too: a plain INSERT, see _Batcher)."""
         out, new = [], set()
         stale = now - VENUE_REFRESH     # written at or before this: due for a refresh
+        venues = res.venues
         with self._lock:
-            tzs, known_of = self._venue_tz, self._venues.get
-            for vid, v in res.venues.items():
+            tzs, tz_from, known_of, known_at = self._venue_tz, self._tz_from, self._venues.get, self._venue_at
+            # The provider hands out one VenueInfo object per unchanged venue. A venue whose object is
+            # the one its zone was taken from and the one last written, written after `stale`, needs
+            # nothing below: those are found in C (~3k venues a poll), the rest take the loop.
+            vids, vs = list(venues), list(venues.values())
+            due = map(or_, map(or_, map(is_not, vs, map(tz_from.get, vids)),
+                               map(is_not, vs, map(self._venue_obj.get, vids))),
+                      map(le, map(known_at.get, vids, repeat(stale)), repeat(stale)))   # unknown: due
+            for vid, v in compress(venues.items(), due):
                 if tzs.get(vid) != v.tz:
                     if vid in tzs:
                         self._tz_version += 1
                     tzs[vid] = v.tz
+                tz_from[vid] = v   # tzs[vid] == v.tz
                 known = known_of(vid)
-                # the provider hands out one VenueInfo object per unchanged venue: `is` settles most
                 if known is None:
                     out.append(v)
                     new.add(vid)

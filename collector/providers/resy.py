@@ -293,6 +293,7 @@ class ResyProvider:
         if settings.auth_token:
             headers["X-Resy-Auth-Token"] = settings.auth_token
         self._venue_cache: dict[tuple[Any, ...], VenueInfo] = {}   # hit fields -> one shared VenueInfo
+        self._venue_latest: dict[int, tuple[tuple[Any, ...], VenueInfo]] = {}   # venue id -> last fields, VenueInfo
         # One object per slot time and per table type, poll after poll: the poller matches each poll's
         # ~12k keys against the last poll's, and a key whose fields are the very same objects (the
         # venue id comes from the shared VenueInfo) compares without reading them (half the time).
@@ -515,10 +516,23 @@ class ResyProvider:
         name, vcache, sk, venue_of = self.name, self._venue_cache, SlotKey, self._venue
         start_of, types = starts.get, self._types
         type_of = types.get
+        latest = self._venue_latest
+        latest_of = latest.get
         for hit in pg.search.hits:
             ref = hit.id
             vid = ref if type(ref) is int else ref.resy  # type: ignore[union-attr]
-            venue = venues[vid] = venue_of(hit, name, vid, vcache)
+            # most venues are as the last poll saw them: their fields compare equal to the ones kept
+            # for the venue id (cheaper than hashing them for _venue's cache, which gives the same object)
+            fields = (hit.name, hit.neighborhood, hit.price_range_id, hit.cuisine, hit.location)
+            last = latest_of(vid)
+            if last is not None and last[0] == fields:
+                venue = last[1]
+            else:
+                venue = venue_of(hit, name, vid, vcache)
+                if len(latest) > 100_000:
+                    latest.clear()
+                latest[vid] = (fields, venue)
+            venues[vid] = venue
             vid = venue.venue_id   # the same int object poll after poll (see __init__)
             for slot in hit.availability.slots:
                 start = slot.date.start

@@ -7,6 +7,9 @@ HTTP path itself is covered by the provider tests and the end-to-end simulator t
 from datetime import date, datetime, time, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from collector.buckets import BucketSpec, ensure_buckets
 from collector.clock import ManualClock
@@ -282,3 +285,55 @@ def test_a_ledger_row_is_the_same_written_alone_or_in_a_batch(tmp_path):
         rows.append(q(store, "SELECT * FROM poll_ledger ORDER BY party_size"))
         store.close()
     assert rows[0] == rows[1] and len(rows[0]) == 2
+
+
+def _venues_to_write_plain(p, venues, now):
+    """The plain loop _venues_to_write finds its candidates for in C (the reference)."""
+    from collector.poller import VENUE_REFRESH
+    out, new = [], set()
+    stale = now - VENUE_REFRESH
+    for vid, v in venues.items():
+        if p._venue_tz.get(vid) != v.tz:
+            if vid in p._venue_tz:
+                p._tz_version += 1
+            p._venue_tz[vid] = v.tz
+        known = p._venues.get(vid)
+        if known is None:
+            out.append(v)
+            new.add(vid)
+        elif (known[0] is not v and known[0] != v) or known[1] <= stale:
+            out.append(v)
+    return out, new
+
+
+@hsettings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.tuples(st.integers(1, 6), st.integers(0, 3)), max_size=8),
+                          st.integers(0, 5400), st.booleans()), min_size=1, max_size=12))
+def test_venues_to_write_agrees_with_the_plain_loop(polls) -> None:
+    """Venues as the provider hands them (one object per unchanged venue, a new object when a field
+    or the zone changes, an equal new object now and then), polls minutes to hours apart, some writes
+    failing: the venues to write, the new ones, zones and zone version equal the plain loop's."""
+    fast, plain = Poller(None, Scripted(), Settings(), ManualClock(T0)), Poller(None, Scripted(), Settings(), ManualClock(T0))
+    objs: dict[tuple[int, int], VenueInfo] = {}
+    now = T0
+    for seen, seconds, written in polls:
+        now += timedelta(seconds=seconds)
+        venues = {}
+        for vid, variant in seen:
+            if variant == 3:   # an equal object, not the shared one
+                v = VenueInfo("resy", vid, f"V{vid}", None, None, None, "America/New_York", None, None)
+            else:
+                v = objs.setdefault((vid, variant), VenueInfo("resy", vid, f"V{vid}", None, None, None,
+                                                              ("America/New_York", "Europe/Paris", "Asia/Tokyo")[variant],
+                                                              None, None))
+            venues[vid] = v
+        res = PollResult(Outcome.OK, venues)
+        got, want = fast._venues_to_write(res, now), _venues_to_write_plain(plain, venues, now)
+        assert got[1] == want[1] and [id(v) for v in got[0]] == [id(v) for v in want[0]]
+        assert (fast._venue_tz, fast._tz_version) == (plain._venue_tz, plain._tz_version)
+        if written:   # as apply_many after the COMMIT
+            for p in (fast, plain):
+                for v in got[0]:
+                    p._venues[v.venue_id] = (v, now)
+                    p._venue_obj[v.venue_id] = v
+                    p._venue_at[v.venue_id] = now

@@ -548,3 +548,25 @@ def test_keys_first_details_later_agree_with_the_plain_parser(hits: list[dict[st
     r1, r2 = _both(handler)
     _same(r1, r2)
     assert r1.trusted and r1.pages == nb_pages
+
+
+def test_a_venue_changed_between_polls_of_one_provider_agrees_with_the_plain_parser() -> None:
+    """One provider, polls after each other: a venue's name, zone and cuisine change, then change
+    back; every poll's venues equal a fresh plain parse, unchanged venues stay the same objects."""
+    base = [hit(v, "19:00") for v in range(1, 6)]
+    renamed = copy.deepcopy(base)
+    renamed[2]["name"] = "Renamed"
+    renamed[3]["location"] = {"time_zone": "Europe/Paris", "neighborhood": "Marais", "geo": {"lat": 48.86, "lon": 2.36}}
+    renamed[4]["cuisine"] = ["", "Thai"]
+    current = [base]
+    typed = make(lambda r: paged(current[0], announce=False)(r), max_retries=0)
+    seen = []
+    for hits in (base, renamed, base, renamed):
+        current[0] = hits
+        r1 = typed.search(DAY, "19:00", 2)
+        r2 = _both(paged(hits, announce=False))[1]
+        _same(r1, r2)
+        seen.append(r1.venues)
+    assert seen[0][1] is seen[1][1] is seen[2][1] and seen[1][3] is not seen[0][3]
+    assert seen[1][3].name == "Renamed" and seen[1][4].tz == "Europe/Paris" and seen[1][5].cuisine == "Thai"
+    typed.close()
