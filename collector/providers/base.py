@@ -452,7 +452,7 @@ class HttpPolicy:
         self._counts: Counter[Outcome] = Counter()
         self._last: tuple[Outcome, str] | None = None   # outcome and detail of the last poll
 
-    def fetch(self, method: str, url: str, decode: Decode | None = None, **kwargs: Any) -> Fetched:
+    def fetch(self, method: str, url: str | httpx.URL, decode: Decode | None = None, **kwargs: Any) -> Fetched:
         requests, latency_ms, attempt = 0, 0.0, 0
         while True:
             # A Retry-After longer than the backoff cap is not waited out inside a poll: the poll

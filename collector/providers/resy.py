@@ -311,6 +311,10 @@ class ResyProvider:
         )
         self._policy = HttpPolicy(self._client, settings, sleep=sleep, monotonic=monotonic, rng=rng,
                                   wall_clock=wall_clock)
+        # The search URL as httpx merges SEARCH_PATH onto base_url, built once: an absolute URL object
+        # skips parsing and merging it again for each of a poll's ~40 pages (~30 us a request).
+        base = self._client.base_url
+        self._search_url = base.copy_with(raw_path=base.raw_path + httpx.URL(SEARCH_PATH).raw_path.lstrip(b"/"))
 
     # --- Provider API -----------------------------------------------------------------------
 
@@ -359,7 +363,7 @@ class ResyProvider:
             body = {"availability": True, "page": page, "per_page": PER_PAGE,
                     "slot_filter": {"day": day.isoformat(), "party_size": party_size, "time_filter": time_slot},
                     "types": ["venue"], "order_by": "availability", "geo": GEO, "query": ""}
-            f = self._policy.fetch("POST", SEARCH_PATH, content=orjson.dumps(body), headers=JSON_BODY,
+            f = self._policy.fetch("POST", self._search_url, content=orjson.dumps(body), headers=JSON_BODY,
                                    decode=_decode_keys)
             requests += f.requests
             latency_ms += f.latency_ms

@@ -570,3 +570,21 @@ def test_a_venue_changed_between_polls_of_one_provider_agrees_with_the_plain_par
     assert seen[0][1] is seen[1][1] is seen[2][1] and seen[1][3] is not seen[0][3]
     assert seen[1][3].name == "Renamed" and seen[1][4].tz == "Europe/Paris" and seen[1][5].cuisine == "Thai"
     typed.close()
+
+
+@pytest.mark.parametrize("upstream", ["http://sim.invalid", "http://sim.invalid:8080/", "https://api.example/prefix",
+                                      "https://api.example/prefix/"])
+def test_search_url_is_the_one_httpx_merges_from_the_path(upstream: str) -> None:
+    """The search URL built once equals what the client builds from SEARCH_PATH for each request."""
+    urls: list[httpx.URL] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        urls.append(request.url)
+        return paged([hit(1, "19:00")])(request)
+    p = ResyProvider(Settings().replace(upstream_url=upstream), transport=httpx.MockTransport(handler))
+    assert p.search(DAY, "19:00", 2).trusted
+    client = httpx.Client(base_url=upstream, transport=httpx.MockTransport(handler))
+    client.post(resy.SEARCH_PATH, content=b"{\"page\": 1}")
+    assert str(urls[0]) == str(urls[1]) and urls[0].raw_path == urls[1].raw_path
+    p.close()
+    client.close()
