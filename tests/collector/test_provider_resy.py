@@ -6,10 +6,12 @@ test_provider_policy.py. Time is a fake clock: nothing here sleeps for real.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import random
 import threading
+from collections.abc import Iterator
 from datetime import datetime, time
 from typing import Any
 from unittest import mock
@@ -433,7 +435,9 @@ def _same(r1: PollResult, r2: PollResult) -> None:
     assert list(r1.slots.values()) == list(r2.slots.values())  # every field, in the same order
 
 
-def test_typed_decoding_is_taken_for_a_well_formed_page() -> None:
+@contextlib.contextmanager
+def _decoded_keys() -> Iterator[list[Any]]:
+    """Every page a poll decodes for its slot keys (resy._decode_keys), in order."""
     seen: list[Any] = []
     real = resy._decode_keys
 
@@ -441,6 +445,11 @@ def test_typed_decoding_is_taken_for_a_well_formed_page() -> None:
         seen.append(real(content))
         return seen[-1]
     with mock.patch.object(resy, "_decode_keys", spy):
+        yield seen
+
+
+def test_typed_decoding_is_taken_for_a_well_formed_page() -> None:
+    with _decoded_keys() as seen:
         res = make(ok_fixture).search(DAY, "19:00", 2)
     assert res.trusted and len(seen) == 1 and isinstance(seen[0], resy._Page)
 
@@ -495,13 +504,7 @@ def test_a_page_only_the_careful_parser_reads_among_typed_ones() -> None:
     and the details agree with the plain parser."""
     hits = [hit(v, "19:00", "19:15") for v in range(1, 151)] + [hit(1, "19:00", tokens=("another",))]
     hits[80]["availability"]["slots"][0]["quantity"] = "2"
-    keys_decoded: list[Any] = []
-    real = resy._decode_keys
-
-    def spy(content: bytes) -> Any:
-        keys_decoded.append(real(content))
-        return keys_decoded[-1]
-    with mock.patch.object(resy, "_decode_keys", spy):
+    with _decoded_keys() as keys_decoded:
         r1, r2 = _both(paged(hits, announce=False))
     assert all(isinstance(p, resy._Page) for p in keys_decoded)
     with pytest.raises(msgspec.ValidationError):
