@@ -208,10 +208,11 @@ class Poller:
         self.settings = settings
         self.clock = clock
         self._states: dict[tuple[str, int], BucketState] = {}
-        self._venues: dict[int, tuple[VenueInfo, datetime]] = {}
         self._venue_tz: dict[int, str] = {}
         self._tz_from: dict[int, VenueInfo] = {}      # the VenueInfo whose zone is in _venue_tz
-        self._venue_obj: dict[int, VenueInfo] = {}    # _venues split in two, read in C by _venues_to_write
+        # venues this process wrote: the VenueInfo and its poll's start (two maps: read in C by
+        # _venues_to_write); updated by _written after the COMMIT
+        self._venue_obj: dict[int, VenueInfo] = {}
         self._venue_at: dict[int, datetime] = {}
         self._tz_version = 0      # bumped when a venue's zone changes: expiry floors are recomputed
         self._cutoffs: dict[tuple[str, Any, Any], datetime] = {}
@@ -273,11 +274,7 @@ class Poller:
                     self._states.pop(skey, None)
                 else:
                     self._states[skey] = rows.state
-                    at = rows.ledger["started_at"]
-                    for v in rows.venues:
-                        self._venues[v.venue_id] = (v, at)
-                        self._venue_obj[v.venue_id] = v
-                        self._venue_at[v.venue_id] = at
+                    self._written(rows.venues, rows.ledger["started_at"])
             out.append(summary if written else PollSummary(rows.poll_id, rows.spec.bucket_id, rows.spec.party_size,
                                                            False, "duplicate", duplicate=True))
         if error is not None:
@@ -296,6 +293,12 @@ class Poller:
             self._first_seen.clear()
 
     # -- helpers ---------------------------------------------------------------------------
+    def _written(self, venues: list[VenueInfo], at: datetime) -> None:
+        """Venues now in the file as of ``at`` (their poll's start); under self._lock, after the COMMIT."""
+        for v in venues:
+            self._venue_obj[v.venue_id] = v
+            self._venue_at[v.venue_id] = at
+
     def _venues_to_write(self, res: PollResult, now: datetime) -> tuple[list[VenueInfo], set[int]]:
         """Venues to write (new to this process, changed, or due for a last_seen_at refresh), and
         which of them are new here (most likely new to the file too: a plain INSERT, see _Batcher)."""
@@ -303,13 +306,13 @@ class Poller:
         stale = now - VENUE_REFRESH     # written at or before this: due for a refresh
         venues = res.venues
         with self._lock:
-            tzs, tz_from, known_of, known_at = self._venue_tz, self._tz_from, self._venues.get, self._venue_at
+            tzs, tz_from, known_of, known_at = self._venue_tz, self._tz_from, self._venue_obj.get, self._venue_at
             # The provider hands out one VenueInfo object per unchanged venue. A venue whose object is
             # the one its zone was taken from and the one last written, written after `stale`, needs
             # nothing below: those are found in C (~3k venues a poll), the rest take the loop.
             vids, vs = list(venues), list(venues.values())
             due = map(or_, map(or_, map(is_not, vs, map(tz_from.get, vids)),
-                               map(is_not, vs, map(self._venue_obj.get, vids))),
+                               map(is_not, vs, map(known_of, vids))),
                       map(le, map(known_at.get, vids, repeat(stale)), repeat(stale)))   # unknown: due
             for vid, v in compress(venues.items(), due):
                 if tzs.get(vid) != v.tz:
@@ -321,7 +324,7 @@ class Poller:
                 if known is None:
                     out.append(v)
                     new.add(vid)
-                elif (known[0] is not v and known[0] != v) or known[1] <= stale:
+                elif (known is not v and known != v) or known_at[vid] <= stale:
                     out.append(v)
         return out, new
 

@@ -297,11 +297,11 @@ def _venues_to_write_plain(p, venues, now):
             if vid in p._venue_tz:
                 p._tz_version += 1
             p._venue_tz[vid] = v.tz
-        known = p._venues.get(vid)
+        known = p._venue_obj.get(vid)
         if known is None:
             out.append(v)
             new.add(vid)
-        elif (known[0] is not v and known[0] != v) or known[1] <= stale:
+        elif (known is not v and known != v) or p._venue_at[vid] <= stale:
             out.append(v)
     return out, new
 
@@ -333,7 +333,4 @@ def test_venues_to_write_agrees_with_the_plain_loop(polls) -> None:
         assert (fast._venue_tz, fast._tz_version) == (plain._venue_tz, plain._tz_version)
         if written:   # as apply_many after the COMMIT
             for p in (fast, plain):
-                for v in got[0]:
-                    p._venues[v.venue_id] = (v, now)
-                    p._venue_obj[v.venue_id] = v
-                    p._venue_at[v.venue_id] = now
+                p._written(got[0], now)
