@@ -46,8 +46,12 @@ def shown_of(cls: str) -> str:
 
 colcfg = {
     "venue": st.column_config.TextColumn("Venue"),
+    "neighborhood": st.column_config.TextColumn("Neighborhood"),
     "price_range": st.column_config.NumberColumn("Price", format="%d"),
+    "slot_date": st.column_config.DateColumn("Date", format="ddd YYYY-MM-DD"),
     "slot_time": st.column_config.TimeColumn("Time", format="HH:mm"),
+    "party_size": st.column_config.NumberColumn("Party", format="%d"),
+    "time_bucket": st.column_config.TextColumn("Time bucket"),
     "age_min": st.column_config.NumberColumn("Age (min)", format="%.1f"),
     "opened_at": st.column_config.DatetimeColumn("First seen (UTC)", format="YYYY-MM-DD HH:mm:ss"),
     "venue_id": None,
