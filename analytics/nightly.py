@@ -367,6 +367,16 @@ def _daily(rd: _Read, *, min_sample: int) -> dict[str, pa.Table]:
     np.maximum.at(d_max, g_day[he], P["gap_s"][he])
     d_tot = d_tr + d_un
     partial = (d_tr == 0) | (d_un * 20 >= d_tot) | (d_excl >= 0.05 * (d_obs + d_excl))
+    # median observed gap per day: the resolution of the day's durations (0008)
+    vg = np.flatnonzero(P["valid"])
+    gd, gs = g_day[vg], P["gap_s"][vg]
+    gs = gs[np.lexsort((gs, gd))]
+    n_gap = np.bincount(gd, minlength=ND)
+    has_gap = n_gap > 0
+    g_st, g_n = (np.cumsum(n_gap) - n_gap)[has_gap], n_gap[has_gap]
+    med_gap = np.zeros(ND)
+    med_gap[has_gap] = (gs[g_st + (g_n - 1) // 2] + gs[g_st + g_n // 2]) / 2
+    del vg, gd, gs
 
     out: dict[str, pa.Table] = {}
     out["day_quality"] = pa.table({
@@ -375,7 +385,7 @@ def _daily(rd: _Read, *, min_sample: int) -> dict[str, pa.Table]:
         "trusted_share": pa_arr(d_tr / np.maximum(d_tot, 1), mask=d_tot == 0),
         "observed_s": pa_arr(d_obs), "excluded_s": pa_arr(d_excl),
         "max_gap_s": pa_arr(np.where(np.isfinite(d_max), d_max, 0.0), mask=~np.isfinite(d_max)),
-        "partial": pa_arr(partial)})
+        "partial": pa_arr(partial), "median_gap_s": pa_arr(med_gap, mask=~has_gap)})
 
     a = _ts(iv, "a")
     # -- drops (NEW_DROP on the day of opened_hi)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import streamlit as st
 
@@ -19,6 +20,19 @@ fmt_duration = duration   # seconds as '1 min 50 s' / '2 h 05 min' / '45 s'; an 
 def caption(definition: str, n: int | float | None, unit: str = "") -> None:
     """The one-line caption under every chart: definition, then the sample size."""
     st.caption(f"{definition} · {fmt_n(n)}{(' ' + unit) if unit else ''}")
+
+
+def resolution(gaps: Iterable[float | None]) -> str:
+    """A caption clause saying how finely time-to-close was measured, from the days' median gaps
+    between polls of a bucket (day_quality.median_gap_s); "" when no day has one. Durations are
+    measured between polls: a close faster than the gap reads as up to one gap long."""
+    g = [float(x) for x in gaps if not (x is None or math.isnan(float(x)))]
+    if not g:
+        return ""
+    lo, hi = min(g), max(g)
+    apart = duration(lo) if round(lo) == round(hi) else f"{duration(lo)} to {duration(hi)}"
+    return (f"; durations are measured between polls, {apart} apart on these days (median gap), so a "
+            "faster close reads as up to one gap long")
 
 
 def empty(what: str, why: str) -> None:

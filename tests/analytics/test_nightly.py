@@ -112,6 +112,20 @@ def test_outage_day_is_partial_not_quiet(tmp_path: Path) -> None:
     # the 08:00 -> 12:10 gap spans the outage: excluded, not observed
     assert dq["excluded_s"] == pytest.approx(250 * 60)
     assert dq["polls_untrusted"] == 24         # 08:10, 08:20, ..., 12:00
+    assert dq["median_gap_s"] == 600           # the excluded gap is no observed gap
+
+
+def test_median_gap_is_the_median_of_the_observed_gaps(tmp_path: Path) -> None:
+    con = connect(tmp_path / "g.duckdb")
+    migrate(con)
+    for s in (0, 60, 180, 600, 1200):          # trusted polls at 23:00:00 + s
+        t = at(23) + timedelta(seconds=s)
+        con.execute("INSERT INTO poll_ledger (poll_id, provider, bucket_id, party_size, started_at, finished_at, phase, "
+                    "trusted, outcome) VALUES ($id, 'resy', $b, 2, $t, $t, 'live', TRUE, 'ok')",
+                    {"id": f"p{s}", "b": BUCKET, "t": t})
+    _agg(con, D)
+    # gaps 60, 120, 420 and 600 s, and 23:20 -> midnight (2400 s: short enough to be observed time)
+    assert _row(con, "SELECT median_gap_s, observed_s FROM day_quality") == {"median_gap_s": 420, "observed_s": 3600}
 
 
 def _km_life_table(events: list[tuple[float, bool]]) -> tuple[float | None, float | None, float | None]:

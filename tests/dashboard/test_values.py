@@ -14,6 +14,8 @@ import pandas as pd
 import pytest
 from dash_app import app, chart_data, dataframe, use_db
 
+from analytics import fmt
+
 D0, D1 = "2026-11-03", "2026-11-14"
 BASE = {"dates": [D0, D1]}
 
@@ -234,3 +236,22 @@ def test_data_span_is_the_aggregated_days_or_else_the_last_raw_day(demo_db: Path
         assert views.data_span(con) == (raw, raw)
     finally:
         con.close()
+
+
+def test_time_to_close_captions_state_the_poll_resolution(sql: duckdb.DuckDBPyConnection) -> None:
+    """Durations are measured between polls: the pages that show time-to-close say how far apart the
+    polls were (day_quality.median_gap_s of the days in range: min to max)."""
+    lo, hi = sql.execute("SELECT min(median_gap_s), max(median_gap_s) FROM day_quality "
+                         "WHERE metric_date BETWEEN $a AND $b", {"a": D0, "b": D1}).fetchone()  # type: ignore[misc]
+    assert lo is not None and lo > 0
+    apart = f", {fmt.duration(lo)} apart" if lo == hi else f", {fmt.duration(lo)} to {fmt.duration(hi)} apart"
+    for page in ("hardest", "durations"):
+        captions = [c.value for c in app(page, BASE).caption]
+        assert any(apart in c for c in captions), (page, apart, captions)
+
+
+def test_resolution_clause_spans_the_days_and_skips_days_without_a_gap() -> None:
+    from dashboard.components import notes
+    assert notes.resolution([None, float("nan")]) == ""          # days aggregated before 0008
+    assert ", 30 s to 1 h 00 min apart" in notes.resolution([30.0, None, 3600.0, 600.0])
+    assert ", 10 min apart" in notes.resolution([600.0, 600.2])
