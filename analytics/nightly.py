@@ -204,10 +204,19 @@ def _polls(con: duckdb.DuckDBPyConnection, rng: _Days, prime_slots: list[str], m
     gap_s = (end - g_t) / 1e6
     has_end = has_next | (untrusted_after > 0) | (gap_s <= max_gap_s)
     valid = has_end & (untrusted_after == 0) & (gap_s <= max_gap_s)
+    # the longest stretch inside each day with no trusted poll of ANY (bucket, party size): the
+    # collector itself was not polling (down, or cut off), as opposed to one bucket polled rarely
+    # by its schedule (the history builder polls far-ahead buckets twice a day)
+    at = np.sort(t[tr])
+    a_day, _ = rng.day(at)
+    same = a_day[1:] == a_day[:-1]
+    no_poll_s = np.zeros(rng.n)
+    np.maximum.at(no_poll_s, a_day[1:][same], np.diff(at)[same] / 1e6)
     return {"k_name": k_name, "k_party": k_party, "k_prime": k_prime, "n_keys": len(uk),
             "p_day": pday, "p_key": kinv, "p_trusted": tr,
             "g_k": g_k, "g_t": g_t, "g_day": g_day, "gap_s": gap_s, "has_end": has_end, "valid": valid,
-            "valid_s": np.where(valid, gap_s, 0.0)}
+            "valid_s": np.where(valid, gap_s, 0.0), "failed_s": np.where(untrusted_after > 0, np.minimum(gap_s, max_gap_s), 0.0),
+            "no_poll_s": no_poll_s, "max_gap_s": max_gap_s}
 
 
 def _packed_sort(major: np.ndarray, minor: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -366,7 +375,15 @@ def _daily(rd: _Read, *, min_sample: int) -> dict[str, pa.Table]:
     he = np.flatnonzero(P["has_end"])
     np.maximum.at(d_max, g_day[he], P["gap_s"][he])
     d_tot = d_tr + d_un
-    partial = (d_tr == 0) | (d_un * 20 >= d_tot) | (d_excl >= 0.05 * (d_obs + d_excl))
+    # partial (an outage day, never a quiet one): no trusted poll, >= 5% of polls untrusted, >= 5% of
+    # the watched time in gaps broken by untrusted polls (each counted up to max_gap_s: a longer gap
+    # is unobserved by its length alone), or a stretch longer than max_gap_s with no trusted poll of
+    # any bucket. A long gap of one bucket between two trusted polls is excluded from observed time
+    # (excluded_s) but is not an outage when the collector polled other buckets meanwhile: its
+    # schedule polls that bucket rarely (the history builder's far-ahead buckets: twice a day).
+    d_fail = np.bincount(g_day, weights=P["failed_s"], minlength=ND)
+    partial = ((d_tr == 0) | (d_un * 20 >= d_tot) | (d_fail >= 0.05 * (d_obs + d_fail))
+               | (P["no_poll_s"] > P["max_gap_s"]))
     # median observed gap per day: the resolution of the day's durations (0008)
     vg = np.flatnonzero(P["valid"])
     gd, gs = g_day[vg], P["gap_s"][vg]

@@ -35,7 +35,8 @@ else:
                                               scale=alt.Scale(domain=[0, 1])),
         color=alt.Color("partial:N", title="partial (outage)"),
         tooltip=["day:T", alt.Tooltip("trusted_share:Q", format=".1%"), "polls_trusted", "polls_untrusted", "max_gap_s"]),
-        "Share of polls that validated, per market day; partial = untrusted share >= 5% or a long gap",
+        "Share of polls that validated, per market day; partial = untrusted share >= 5%, gaps broken by "
+        f"errors >= 5% of watched time, or no poll at all for over {notes.fmt_duration(data.settings().max_gap_s)}",
         int((days["polls_trusted"] + days["polls_untrusted"]).sum()))
 
 last = span["last_at"]

@@ -256,3 +256,35 @@ def test_recompute_in_rolling_chunks_equals_one_pass(tmp_path: Path) -> None:
         snaps.append(_snapshot(con))
     assert snaps[0] == snaps[1]
     assert len({r[2] for r in snaps[0]["venue_rolling"]}) == 2     # both as_of days have rows
+
+
+def _polls_only(tmp_path: Path, name: str, polls: dict[str, list[datetime]]) -> duckdb.DuckDBPyConnection:
+    con = connect(tmp_path / name)
+    migrate(con)
+    for b, times in polls.items():
+        for t in times:
+            con.execute("INSERT INTO poll_ledger (poll_id, provider, bucket_id, party_size, started_at, finished_at, "
+                        "phase, trusted, outcome) VALUES ($id, 'resy', $b, 2, $t, $t, 'live', TRUE, 'ok')",
+                        {"id": f"{b}|{t.isoformat()}", "b": b, "t": t})
+    return con
+
+
+def test_a_bucket_polled_rarely_by_schedule_is_not_an_outage_but_no_polling_at_all_is(tmp_path: Path) -> None:
+    """One bucket every 10 min all day, another at 00:00 and 12:00 only (the history builder's far
+    buckets): the 12-hour gap is excluded from observed time, yet the day is not partial. The same
+    day with no poll of either bucket from 08:00 to 11:00 (the collector down) is partial."""
+    every10 = [at(0) + timedelta(minutes=10 * k) for k in range(144)]
+    far = "2026-11-20_19:00"
+    con = _polls_only(tmp_path, "a.duckdb", {BUCKET: every10, far: [at(0), at(12)]})
+    _agg(con, D)
+    q = _row(con, "SELECT partial, excluded_s FROM day_quality")
+    assert q == {"partial": False, "excluded_s": 12 * 3600.0}   # 00:00 -> 12:00 (12:00 -> midnight: not watched)
+    # a failed poll of the rare bucket inside its 12-hour gap costs at most max_gap_s of watched time
+    con.execute("INSERT INTO poll_ledger (poll_id, provider, bucket_id, party_size, started_at, finished_at, phase, "
+                "trusted, outcome) VALUES ('f', 'resy', $b, 2, $t, $t, 'live', FALSE, 'server_error')", {"b": far, "t": at(6)})
+    _agg(con, D)
+    assert _row(con, "SELECT partial, excluded_s FROM day_quality") == q
+    down = [t for t in every10 if not at(8) < t < at(11)]
+    con2 = _polls_only(tmp_path, "b.duckdb", {BUCKET: down, far: [at(0), at(12)]})
+    _agg(con2, D)
+    assert _row(con2, "SELECT partial FROM day_quality") == {"partial": True}

@@ -33,8 +33,11 @@ FROM range(0, 142) r(i);
 -- bucket's expiry guard starts: slot time - expiry_guard_minutes); it is observed time unless
 -- an untrusted poll of the same (bucket, party size) lies inside it or it is longer than max_gap_s
 -- (then: excluded).
--- partial = untrusted share >= 5%, or any excluded gap, or no trusted poll at all: an outage day,
--- never to be read as a quiet day.
+-- partial = no trusted poll at all, untrusted share >= 5%, >= 5% of the watched time in gaps with an
+-- untrusted poll inside (each up to max_gap_s), or a stretch longer than max_gap_s with no trusted
+-- poll of any bucket (the collector down): an outage day, never to be read as a quiet day. One
+-- bucket's long gap between trusted polls (its schedule polls it rarely) is excluded time but no
+-- outage (analytics/nightly.py).
 CREATE TABLE day_quality (
     metric_date      DATE PRIMARY KEY,
     weekday          SMALLINT NOT NULL,     -- ISO: 1 = Monday .. 7 = Sunday
