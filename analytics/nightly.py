@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -75,12 +76,17 @@ def aggregate_range(con: duckdb.DuckDBPyConnection, start: date, end: date, *, t
     return _write(con, rd, _daily(rd, min_sample=int(min_sample)))
 
 
+@dataclass(frozen=True)
 class _Read:
     """Everything aggregate_range reads from DuckDB for one range of days (the read phase)."""
 
-    def __init__(self, d0: date, d1: date, rng: _Days, polls: dict[str, Any], ven: pa.Table, iv: pa.Table,
-                 base: list[tuple[Any, ...]]) -> None:
-        self.d0, self.d1, self.rng, self.polls, self.ven, self.iv, self.base = d0, d1, rng, polls, ven, iv, base
+    d0: date
+    d1: date
+    rng: _Days
+    polls: dict[str, Any]
+    ven: pa.Table
+    iv: pa.Table
+    base: list[tuple[Any, ...]]
 
 
 def _read(con: duckdb.DuckDBPyConnection, start: date, end: date, *, tz: str, prime_slots: list[str],
@@ -212,11 +218,11 @@ def _polls(con: duckdb.DuckDBPyConnection, rng: _Days, prime_slots: list[str], m
     same = a_day[1:] == a_day[:-1]
     no_poll_s = np.zeros(rng.n)
     np.maximum.at(no_poll_s, a_day[1:][same], np.diff(at)[same] / 1e6)
+    failed_s = np.where(untrusted_after > 0, np.minimum(gap_s, max_gap_s), 0.0)   # see _daily: partial
     return {"k_name": k_name, "k_party": k_party, "k_prime": k_prime, "n_keys": len(uk),
             "p_day": pday, "p_key": kinv, "p_trusted": tr,
             "g_k": g_k, "g_t": g_t, "g_day": g_day, "gap_s": gap_s, "has_end": has_end, "valid": valid,
-            "valid_s": np.where(valid, gap_s, 0.0), "failed_s": np.where(untrusted_after > 0, np.minimum(gap_s, max_gap_s), 0.0),
-            "no_poll_s": no_poll_s, "max_gap_s": max_gap_s}
+            "valid_s": np.where(valid, gap_s, 0.0), "failed_s": failed_s, "collector_down": no_poll_s > max_gap_s}
 
 
 def _packed_sort(major: np.ndarray, minor: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -269,6 +275,18 @@ def _bin(d: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         b = np.floor(20 * np.log10(np.maximum(d, 1.0))) + 1
     return np.where(d < 1, 0, np.minimum(141, b)).astype(np.int64)
+
+
+def _medians(vals: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """quantile_cont(0.5) per group: ``vals`` sorted by group, then value; ``counts`` the rows of each
+    group in that order. NaN for an empty group."""
+    st = np.cumsum(counts) - counts
+    has = np.flatnonzero(counts)
+    lo = st[has] + (counts[has] - 1) // 2
+    hi = st[has] + counts[has] // 2
+    out = np.full(len(counts), np.nan)
+    out[has] = vals[lo] + (vals[hi] - vals[lo]) * 0.5
+    return out
 
 
 def _runs(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -383,16 +401,11 @@ def _daily(rd: _Read, *, min_sample: int) -> dict[str, pa.Table]:
     # schedule polls that bucket rarely (the history builder's far-ahead buckets: twice a day).
     d_fail = np.bincount(g_day, weights=P["failed_s"], minlength=ND)
     partial = ((d_tr == 0) | (d_un * 20 >= d_tot) | (d_fail >= 0.05 * (d_obs + d_fail))
-               | (P["no_poll_s"] > P["max_gap_s"]))
+               | P["collector_down"])
     # median observed gap per day: the resolution of the day's durations (0008)
     vg = np.flatnonzero(P["valid"])
     gd, gs = g_day[vg], P["gap_s"][vg]
-    gs = gs[np.lexsort((gs, gd))]
-    n_gap = np.bincount(gd, minlength=ND)
-    has_gap = n_gap > 0
-    g_st, g_n = (np.cumsum(n_gap) - n_gap)[has_gap], n_gap[has_gap]
-    med_gap = np.zeros(ND)
-    med_gap[has_gap] = (gs[g_st + (g_n - 1) // 2] + gs[g_st + g_n // 2]) / 2
+    med_gap = _medians(gs[np.lexsort((gs, gd))], np.bincount(gd, minlength=ND))
     del vg, gd, gs
 
     out: dict[str, pa.Table] = {}
@@ -402,7 +415,7 @@ def _daily(rd: _Read, *, min_sample: int) -> dict[str, pa.Table]:
         "trusted_share": pa_arr(d_tr / np.maximum(d_tot, 1), mask=d_tot == 0),
         "observed_s": pa_arr(d_obs), "excluded_s": pa_arr(d_excl),
         "max_gap_s": pa_arr(np.where(np.isfinite(d_max), d_max, 0.0), mask=~np.isfinite(d_max)),
-        "partial": pa_arr(partial), "median_gap_s": pa_arr(med_gap, mask=~has_gap)})
+        "partial": pa_arr(partial), "median_gap_s": pa_arr(np.nan_to_num(med_gap), mask=np.isnan(med_gap))})
 
     a = _ts(iv, "a")
     # -- drops (NEW_DROP on the day of opened_hi)
@@ -485,17 +498,11 @@ def _daily(rd: _Read, *, min_sample: int) -> dict[str, pa.Table]:
     if ps is not None:
         sg, sd = ps[0], ps[1] / 1e6
     else:                         # durations that are not whole microseconds: exact, slower
-
         o = np.lexsort((dur_d, g_td))
         sg, sd = g_td[o], dur_d[o]
         del o
     del ps, g_td, dur_d
-    st = np.cumsum(n_dur) - n_dur
-    has_m = np.flatnonzero(n_dur)
-    lo = st[has_m] + (n_dur[has_m] - 1) // 2
-    hi = st[has_m] + n_dur[has_m] // 2
-    median = np.full(NG, np.nan)
-    median[has_m] = sd[lo] + (sd[hi] - sd[lo]) * 0.5
+    median = _medians(sd, n_dur)
     # -- histogram rows (group, bin) of the closed, from the sorted durations
     hk_c = sg * 142 + _bin(sd)
     del sg

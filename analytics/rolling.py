@@ -414,9 +414,6 @@ def _rolling_km(cells: _HistCells, NV: int, NS: int, NA: int) -> np.ndarray:
     bounds = np.searchsorted(cells.day, np.arange(NS + 1))
     runs = {w: (np.zeros(2 * NV * nb), np.zeros(2 * NV * nb)) for w in WINDOWS}
 
-    def km(rd: np.ndarray, rc: np.ndarray, o: np.ndarray) -> None:
-        _km_window(rd, rc, NV, nb, edges, o)
-
     with ThreadPoolExecutor(max_workers=2) as pool:
         pending = []
         for i in range(NS):
@@ -432,7 +429,7 @@ def _rolling_km(cells: _HistCells, NV: int, NS: int, NA: int) -> np.ndarray:
                 if i < 13:
                     continue
                 o = out[i - 13, WINDOWS.index(w)].reshape(3 * NV, 4)
-                pending.append(pool.submit(km, rd.copy(), rc.copy(), o))
+                pending.append(pool.submit(_km_window, rd.copy(), rc.copy(), NV, nb, edges, o))
                 while len(pending) > 3:             # bounded: each queued window holds its matrices
                     pending.pop(0).result()
         for f in pending:
