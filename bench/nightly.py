@@ -22,7 +22,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -88,24 +88,27 @@ def _cache(size: str) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     cfg = SIZES[size]
     name = f"nightly-{cfg['events']}ev-{cfg['venues']}v-{schema_tag()}"   # keyed by data and schema
-    p = root / f"{name}.duckdb"
-    if not p.exists():
-        tmp = root / f"{name}.building.duckdb"
-        for f in (tmp, Path(str(tmp) + ".wal")):
-            f.unlink(missing_ok=True)
-        make_synthetic_db(tmp, days=14, seed=1, end=END, **SIZES[size])  # type: ignore[arg-type]
-        tmp.rename(p)
-    return p
+    return _built_once(root / f"{name}.duckdb",
+                       lambda tmp: make_synthetic_db(tmp, days=14, seed=1, end=END, **cfg))  # type: ignore[arg-type]
 
 
 def _aggregated(src: Path) -> Path:
     """``src`` with every day before END aggregated (per-day and rolling tables): the file the
     nightly run for END starts from. Cached beside ``src``."""
-    p = src.with_name(src.stem + "-through-prev-day.duckdb")
-    if not p.exists():
-        tmp = p.with_name(p.stem + ".building.duckdb")
+    def build(tmp: Path) -> None:
         shutil.copy(src, tmp)
         _child(CHILD_SQL, str(tmp), "recompute-before")
+    return _built_once(src.with_name(src.stem + "-through-prev-day.duckdb"), build)
+
+
+def _built_once(p: Path, build: Callable[[Path], object]) -> Path:
+    """``p``, built by ``build`` into a temporary name first (a killed build never leaves a file
+    that looks finished; its leftovers, WAL included, are removed before the next try)."""
+    if not p.exists():
+        tmp = p.with_name(p.stem + ".building.duckdb")
+        for f in (tmp, Path(str(tmp) + ".wal")):
+            f.unlink(missing_ok=True)
+        build(tmp)
         tmp.rename(p)
     return p
 
