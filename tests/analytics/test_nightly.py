@@ -23,6 +23,14 @@ def at(h: int, m: int = 0, day: int = 0) -> datetime:
     return T + timedelta(days=day, hours=h, minutes=m)
 
 
+def _poll(con: duckdb.DuckDBPyConnection, bucket: str, t: datetime, trusted: bool = True) -> None:
+    """One live poll of (bucket, party size 2) started and finished at t, in the ledger."""
+    con.execute("INSERT INTO poll_ledger (poll_id, provider, bucket_id, party_size, started_at, finished_at, phase, "
+                "trusted, outcome) VALUES ($id, 'resy', $b, 2, $t, $t, 'live', $ok, $o)",
+                {"id": f"{bucket}|{t.isoformat()}|{trusted}", "b": bucket, "t": t, "ok": trusted,
+                 "o": "ok" if trusted else "server_error"})
+
+
 def _db(tmp_path: Path) -> duckdb.DuckDBPyConnection:
     con = connect(tmp_path / "t.duckdb")
     migrate(con)
@@ -40,9 +48,7 @@ def _db(tmp_path: Path) -> duckdb.DuckDBPyConnection:
     rows.append((at(0, 0, 2), True))
     rows.append((at(12, 5), False))
     for t, ok in rows:
-        con.execute("INSERT INTO poll_ledger (poll_id, provider, bucket_id, party_size, started_at, finished_at, phase, "
-                    "trusted, outcome) VALUES ($id, 'resy', $b, 2, $t, $t, 'live', $ok, $o)",
-                    {"id": f"p|{t.isoformat()}", "b": BUCKET, "t": t, "ok": ok, "o": "ok" if ok else "server_error"})
+        _poll(con, BUCKET, t, ok)
 
     def iv(vid: int, src: str, rel: bool, o_hi: datetime, c_lo: datetime, c_hi: datetime, reason: str) -> None:
         con.execute("INSERT INTO slot_intervals VALUES ($id, 'resy', $v, DATE '2026-11-15', TIME '19:00', 2, 'Bar', $b, "
@@ -119,10 +125,7 @@ def test_median_gap_is_the_median_of_the_observed_gaps(tmp_path: Path) -> None:
     con = connect(tmp_path / "g.duckdb")
     migrate(con)
     for s in (0, 60, 180, 600, 1200):          # trusted polls at 23:00:00 + s
-        t = at(23) + timedelta(seconds=s)
-        con.execute("INSERT INTO poll_ledger (poll_id, provider, bucket_id, party_size, started_at, finished_at, phase, "
-                    "trusted, outcome) VALUES ($id, 'resy', $b, 2, $t, $t, 'live', TRUE, 'ok')",
-                    {"id": f"p{s}", "b": BUCKET, "t": t})
+        _poll(con, BUCKET, at(23) + timedelta(seconds=s))
     _agg(con, D)
     # gaps 60, 120, 420 and 600 s, and 23:20 -> midnight (2400 s: short enough to be observed time)
     assert _row(con, "SELECT median_gap_s, observed_s FROM day_quality") == {"median_gap_s": 420, "observed_s": 3600}
@@ -263,9 +266,7 @@ def _polls_only(tmp_path: Path, name: str, polls: dict[str, list[datetime]]) -> 
     migrate(con)
     for b, times in polls.items():
         for t in times:
-            con.execute("INSERT INTO poll_ledger (poll_id, provider, bucket_id, party_size, started_at, finished_at, "
-                        "phase, trusted, outcome) VALUES ($id, 'resy', $b, 2, $t, $t, 'live', TRUE, 'ok')",
-                        {"id": f"{b}|{t.isoformat()}", "b": b, "t": t})
+            _poll(con, b, t)
     return con
 
 
@@ -280,8 +281,7 @@ def test_a_bucket_polled_rarely_by_schedule_is_not_an_outage_but_no_polling_at_a
     q = _row(con, "SELECT partial, excluded_s FROM day_quality")
     assert q == {"partial": False, "excluded_s": 12 * 3600.0}   # 00:00 -> 12:00 (12:00 -> midnight: not watched)
     # a failed poll of the rare bucket inside its 12-hour gap costs at most max_gap_s of watched time
-    con.execute("INSERT INTO poll_ledger (poll_id, provider, bucket_id, party_size, started_at, finished_at, phase, "
-                "trusted, outcome) VALUES ('f', 'resy', $b, 2, $t, $t, 'live', FALSE, 'server_error')", {"b": far, "t": at(6)})
+    _poll(con, far, at(6), trusted=False)
     _agg(con, D)
     assert _row(con, "SELECT partial, excluded_s FROM day_quality") == q
     down = [t for t in every10 if not at(8) < t < at(11)]
