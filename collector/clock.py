@@ -7,6 +7,8 @@ builder that fast-forwards the simulator). All instants are naive UTC datetimes.
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -44,13 +46,19 @@ class ManualClock:
 
 
 class ScaledClock:
-    """Virtual time running `speed` times faster than wall time from an anchor (a simulator's clock)."""
+    """Virtual time running `speed` times faster than real time from an anchor (a simulator's clock).
 
-    def __init__(self, virtual_anchor: datetime, speed: float, wall: Clock | None = None) -> None:
-        self._wall = wall or SystemClock()
-        self._real_anchor = self._wall.now()
+    Elapsed time is read from a monotonic counter, as the simulator's own clock does: a step of the
+    wall clock (NTP, a VM's clock sync) would otherwise move this clock against the simulator's by
+    speed times the step (a 20 s step at 30x: 10 virtual minutes), and stamp polls with instants
+    the simulator had not reached."""
+
+    def __init__(self, virtual_anchor: datetime, speed: float,
+                 elapsed: Callable[[], float] = time.monotonic) -> None:
+        self._elapsed = elapsed
+        self._real_anchor = elapsed()
         self._virtual_anchor = virtual_anchor
         self.speed = speed
 
     def now(self) -> datetime:
-        return self._virtual_anchor + (self._wall.now() - self._real_anchor) * self.speed
+        return self._virtual_anchor + timedelta(seconds=(self._elapsed() - self._real_anchor) * self.speed)
