@@ -378,7 +378,7 @@ def make_synthetic_db(path: str | Path, *, venues: int = 400, days: int = 14, ev
         con.execute("""
             INSERT INTO open_slots
             SELECT 'resy', venue_id, slot_date, slot_time, party_size, table_type, bucket_id, interval_id, source,
-                   opened_lo, opened_hi, closed_lo, is_release
+                   opened_lo, opened_hi, is_release
             FROM syn_iv3 WHERE still_open""")
         con.execute("""
             INSERT INTO availability_events

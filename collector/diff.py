@@ -22,7 +22,8 @@ Source = Literal["baseline", "reopen", "drop", "resumed"]
 
 
 class OpenState(msgspec.Struct, frozen=True, gc=False):
-    """A slot open as of the last trusted poll (a row of open_slots).
+    """A slot open as of the last trusted poll (a row of open_slots). Its last sighting is that poll
+    (prev_poll_at in diff(), buckets.last_trusted_at in the file), so it is not stored per slot.
 
     A frozen msgspec Struct with gc=False: the service holds one per open slot of every bucket
     (~12k per bucket at 5,000 venues), which the cyclic collector then never has to walk."""
@@ -31,8 +32,6 @@ class OpenState(msgspec.Struct, frozen=True, gc=False):
     source: Source
     opened_lo: datetime | None   # last trusted poll without it (None: seen in calibration)
     opened_hi: datetime          # first trusted poll with it
-    last_seen_at: datetime       # when it was first written; the last sighting of a slot in prev is
-                                 # always prev_poll_at (prev is the last trusted poll), see diff()
     is_release: bool = False
 
 
@@ -66,7 +65,6 @@ class DiffResult:
     transitions: list[Transition] = field(default_factory=list)
     opened: dict[SlotKey, OpenState] = field(default_factory=dict)
     ended: list[EndedInterval] = field(default_factory=list)
-    n_kept: int = 0    # slots open before and now (not across a gap)
 
     def count(self, kind: Kind) -> int:
         return sum(1 for t in self.transitions if t.kind == kind)
@@ -108,36 +106,34 @@ def diff(prev: Mapping[SlotKey, OpenState], curr: Collection[SlotKey], baseline:
     if gap:   # every slot seen before and now crossed the gap: censor it and resume it
         for key in filter(in_prev, curr_set):
             st0 = prev[key]
-            out.ended.append(EndedInterval(key, st0, prev_poll_at or st0.last_seen_at, None, "censored"))
-            out.opened[key] = OpenState(interval_id(key, poll_at), "resumed", None, poll_at, poll_at)
+            out.ended.append(EndedInterval(key, st0, prev_poll_at or st0.opened_hi, None, "censored"))
+            out.opened[key] = OpenState(interval_id(key, poll_at), "resumed", None, poll_at)
     # filterfalse with a bound __contains__ walks ~12k keys per poll in C, in curr's order
     if new is None:
         new = list(filterfalse(in_prev, curr_set))
-    if not gap:
-        out.n_kept = len(curr_set) - len(new)
     for key in new:
         iid = interval_id(key, poll_at)
         if gap and not calibrating:
             # first seen after an unobserved stretch: nobody saw it open, so it is neither a drop
             # nor an alert; tracked with an unknown opening (left-censored), like a baseline slot
-            out.opened[key] = OpenState(iid, "resumed", None, poll_at, poll_at)
+            out.opened[key] = OpenState(iid, "resumed", None, poll_at)
             continue
         if calibrating:
-            st = OpenState(iid, "baseline", None, poll_at, poll_at)
+            st = OpenState(iid, "baseline", None, poll_at)
             kind: Kind = "BASELINE_AVAILABLE"
         elif key in baseline:
-            st = OpenState(iid, "reopen", prev_poll_at, poll_at, poll_at)
+            st = OpenState(iid, "reopen", prev_poll_at, poll_at)
             kind = "BASELINE_AVAILABLE"
         else:
             rel = is_release(key)
-            st = OpenState(iid, "drop", prev_poll_at, poll_at, poll_at, rel)
+            st = OpenState(iid, "drop", prev_poll_at, poll_at, rel)
             kind = "NEW_DROP"
         out.opened[key] = st
         out.transitions.append(Transition(kind, key, iid, poll_at, prev_poll_at, None, st.is_release))
     for key in filterfalse(curr_set.__contains__, prev) if gone is None else gone:
         st = prev[key]
         reason: Literal["closed", "expired"] = "expired" if expired(key) else "closed"
-        ended = EndedInterval(key, st, prev_poll_at or st.last_seen_at, poll_at, reason)
+        ended = EndedInterval(key, st, prev_poll_at or st.opened_hi, poll_at, reason)
         out.ended.append(ended)
         out.transitions.append(Transition(
             "CLOSED" if reason == "closed" else "EXPIRED", key, st.interval_id, poll_at, prev_poll_at,

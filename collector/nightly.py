@@ -6,7 +6,7 @@ Order (each step one transaction through ``store.write``; every step idempotent)
 2. prune raw availability_events with bucket_date < cutoff (= today - raw_retention_days), only
    for days already aggregated (analytics.nightly.prune_raw checks day_quality);
 3. prune old buckets: open slots of buckets dated before today become slot_intervals with
-   end_reason 'expired' (closed_lo = last_seen_at, closed_hi NULL, ended_at = now), then those open_slots and
+   end_reason 'expired' (closed_lo = the bucket's last trusted poll, closed_hi NULL, ended_at = now), then those open_slots and
    bucket rows are deleted;
 4. roll the window forward: missing bucket rows for today..today+window_days-1 (calibration
    pending); the poller then baselines them through its calibration polls.
@@ -78,7 +78,7 @@ def prune_buckets(con: duckdb.DuckDBPyConnection, today: date, tz: str, now: dat
     con.execute(
         "INSERT INTO slot_intervals "
         "SELECT o.interval_id, o.provider, o.venue_id, o.slot_date, o.slot_time, o.party_size, o.table_type, o.bucket_id, "
-        "coalesce(k.time_bucket, 'off_peak'), o.source, o.is_release, o.opened_lo, o.opened_hi, o.last_seen_at, NULL, "
+        "coalesce(k.time_bucket, 'off_peak'), o.source, o.is_release, o.opened_lo, o.opened_hi, coalesce(k.last_trusted_at, o.opened_hi), NULL, "
         "'expired', NULL, timezone(coalesce(v.tz, $tz), timezone('UTC', o.opened_hi)), "
         "coalesce(CAST($now AS TIMESTAMP), timezone('UTC', timezone($tz, CAST($t AS TIMESTAMP)))) "
         "FROM open_slots o LEFT JOIN buckets k ON k.bucket_id = o.bucket_id AND k.party_size = o.party_size "

@@ -342,9 +342,9 @@ class Poller:
         st = BucketState(int(r0[0]), int(r0[1]), bool(r0[2]), r0[3], bool(r0[4]))
         for r in cur.execute(
                 "SELECT provider, venue_id, slot_date, slot_time, party_size, table_type, interval_id, source, "
-                "opened_lo, opened_hi, last_seen_at, is_release FROM open_slots "
+                "opened_lo, opened_hi, is_release FROM open_slots "
                 "WHERE bucket_id = $b AND party_size = $p", {"b": spec.bucket_id, "p": spec.party_size}).fetchall():
-            st.prev[SlotKey(r[0], int(r[1]), r[2], r[3], int(r[4]), r[5])] = OpenState(r[6], r[7], r[8], r[9], r[10], bool(r[11]))
+            st.prev[SlotKey(r[0], int(r[1]), r[2], r[3], int(r[4]), r[5])] = OpenState(r[6], r[7], r[8], r[9], bool(r[10]))
         for r in cur.execute(
                 "SELECT provider, venue_id, slot_date, slot_time, table_type FROM baseline_slots "
                 "WHERE bucket_id = $b AND party_size = $p", {"b": spec.bucket_id, "p": spec.party_size}).fetchall():
@@ -530,7 +530,6 @@ class Poller:
         cur.execute("INSERT INTO poll_ledger SELECT * FROM tp_ledger")
 
     def _update_buckets(self, cur: duckdb.DuckDBPyConnection, rows: list[PollRows]) -> None:
-        kept = [r for r in rows if r.trusted and r.diff is not None and r.diff.n_kept]
         if len(rows) == 1:   # one poll (live polling): a keyed UPDATE with parameters, no join
             r = rows[0]
             cur.execute(
@@ -558,19 +557,6 @@ class Poller:
                 "baseline_ready = u.baseline_ready, baseline_slots = u.baseline_slots, "
                 "pending_collapse = u.pending_collapse "
                 "FROM tp_bk u WHERE buckets.bucket_id = u.bucket_id AND buckets.party_size = u.party_size")
-        # every slot still open in a trusted poll's bucket was seen by that poll: last_seen_at is the poll.
-        # A constant per bucket: a filtered UPDATE costs a third of the same through a join (DuckDB 2.0).
-        if 0 < len(kept) <= 4:
-            for r in kept:
-                cur.execute("UPDATE open_slots SET last_seen_at = $t WHERE bucket_id = $b AND party_size = $p",
-                            {"t": r.poll_at, "b": r.spec.bucket_id, "p": r.spec.party_size})
-        elif kept:
-            tp_kept = pa.table({  # noqa: F841 (read by the replacement scan)
-                "bucket_id": [r.spec.bucket_id for r in kept],
-                "party_size": pa.array([r.spec.party_size for r in kept], pa.int16()),
-                "kept_at": pa.array([r.poll_at for r in kept], pa.timestamp("us"))})
-            cur.execute("UPDATE open_slots SET last_seen_at = u.kept_at FROM tp_kept u "
-                        "WHERE open_slots.bucket_id = u.bucket_id AND open_slots.party_size = u.party_size")
 
     def _write_diffs(self, cur: duckdb.DuckDBPyConnection, rows: list[PollRows], careful: bool = False) -> None:
         """Events, ended intervals, open slots, baseline and first sightings of the trusted polls.
@@ -624,7 +610,13 @@ class Poller:
                 "ended_at": pa.array([r.poll_at for r, _e in en], pa.timestamp("us")),
             })
             cur.execute(sql["intervals"])
-            cur.execute("DELETE FROM open_slots WHERE interval_id IN (SELECT interval_id FROM tp_ended)")
+            # open_slots holds every bucket's open slots (~700k at 5,000 venues over 14 days x 4 buckets):
+            # the ended slots' date range is a constant filter, so DuckDB skips other dates' row groups
+            # by their min/max (a bucket's slots arrive together, in its calibration) instead of
+            # matching every interval_id in the table
+            days = [e.key.slot_date for _r, e in en]
+            cur.execute("DELETE FROM open_slots WHERE slot_date BETWEEN $lo AND $hi "
+                        "AND interval_id IN (SELECT interval_id FROM tp_ended)", {"lo": min(days), "hi": max(days)})
         op = [(r, k, s) for r in rows for k, s in r.diff.opened.items()]  # type: ignore[union-attr]
         if op:
             tp_opened = pa.table({  # noqa: F841
@@ -634,7 +626,6 @@ class Poller:
                 "source": [s.source for _r, _k, s in op],
                 "opened_lo": pa.array([s.opened_lo for _r, _k, s in op], pa.timestamp("us")),
                 "opened_hi": pa.array([s.opened_hi for _r, _k, s in op], pa.timestamp("us")),
-                "last_seen_at": pa.array([s.last_seen_at for _r, _k, s in op], pa.timestamp("us")),
                 "is_release": pa.array([s.is_release for _r, _k, s in op], pa.bool_()),
                 "calibrating": pa.array([r.calibrating for r, _k, _s in op], pa.bool_()),
             })

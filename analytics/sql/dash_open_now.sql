@@ -18,7 +18,7 @@ WITH o AS (
            o.source,
            o.is_release,
            o.opened_hi                                        AS opened_at,
-           o.last_seen_at,
+           coalesce(b.last_trusted_at, o.opened_hi)          AS last_seen_at,
            date_diff('second', o.opened_hi, $as_of::TIMESTAMP) AS age_s
     FROM open_slots o
     LEFT JOIN venues v ON v.provider = o.provider AND v.venue_id = o.venue_id

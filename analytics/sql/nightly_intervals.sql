@@ -46,7 +46,8 @@ WITH iv AS (
                                          THEN 'prime' ELSE 'off_peak' END) = 'prime' AS UTINYINT)
            | (CAST(o.source = 'drop' AS UTINYINT) << 1)
            | (CAST(coalesce(o.is_release, FALSE) AS UTINYINT) << 2),
-           o.opened_hi, o.last_seen_at, o.last_seen_at, o.last_seen_at, 'NaN'::DOUBLE,
+           -- an open slot's last sighting is its bucket's last trusted poll (0009_open_slots_last_seen.sql)
+           o.opened_hi, coalesce(bk.last_trusted_at, o.opened_hi) AS seen, seen, seen, 'NaN'::DOUBLE,
            CAST(hour(timezone(coalesce(v.tz, $tz), timezone('UTC', o.opened_hi))) AS TINYINT)
     FROM open_slots o
     LEFT JOIN buckets bk ON bk.bucket_id = o.bucket_id AND bk.party_size = o.party_size

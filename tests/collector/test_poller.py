@@ -235,7 +235,7 @@ def test_a_key_already_stored_is_written_as_before_through_the_careful_rerun(tmp
     # someone else recorded key(2) as open (a stale cache would look the same)
     store.write(lambda c: c.execute(
         "INSERT INTO open_slots VALUES ('resy', 2, $d, TIME '19:00', 2, 'Dining Room', $b, 'elsewhere', 'drop', "
-        "NULL, $t, $t, FALSE)", {"d": DAY, "b": SPEC.bucket_id, "t": T0}))
+        "NULL, $t, FALSE)", {"d": DAY, "b": SPEC.bucket_id, "t": T0}))
     poller.clock.advance(30)
     prov.queue.append(result([key(1), key(2)]))
     s = poller.poll(SPEC)

@@ -64,7 +64,7 @@ def load_market(store: Store, drops: list[dict[str, Any]]) -> None:
         "party_size": d["party_size"], "table_type": f"std{i}",
         "bucket_id": f"{d['slot_date']}_{d['slot_time'].strftime('%H:%M')}", "interval_id": d["interval_id"],
         "source": "drop", "opened_lo": d["opened_hi"] - timedelta(seconds=60), "opened_hi": d["opened_hi"],
-        "last_seen_at": d["opened_hi"], "is_release": False} for i, d in enumerate(still)])
+        "is_release": False} for i, d in enumerate(still)])
     bk = op[["bucket_id", "party_size", "slot_date", "slot_time"]].drop_duplicates(["bucket_id", "party_size"])
     bk = pd.DataFrame({"bucket_id": bk.bucket_id, "party_size": bk.party_size, "bucket_date": bk.slot_date,
                        "time_slot": bk.slot_time.map(lambda t: t.strftime("%H:%M")),
