@@ -6,8 +6,8 @@ Order (each step one transaction through ``store.write``; every step idempotent)
 2. prune raw availability_events with bucket_date < cutoff (= today - raw_retention_days), only
    for days already aggregated (analytics.nightly.prune_raw checks day_quality);
 3. prune old buckets: open slots of buckets dated before today become slot_intervals with
-   end_reason 'expired' (closed_lo = the bucket's last trusted poll, closed_hi NULL, ended_at = now), then those open_slots and
-   bucket rows are deleted;
+   end_reason 'expired' (closed_lo = the bucket's last trusted poll, closed_hi NULL, ended_at = now),
+   then those open_slots and bucket rows are deleted;
 4. roll the window forward: missing bucket rows for today..today+window_days-1 (calibration
    pending); the poller then baselines them through its calibration polls.
 Metrics are keyed on the observation day (see analytics/nightly.py for why).
