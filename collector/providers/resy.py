@@ -292,8 +292,9 @@ class ResyProvider:
         }
         if settings.auth_token:
             headers["X-Resy-Auth-Token"] = settings.auth_token
-        self._venue_cache: dict[tuple[Any, ...], VenueInfo] = {}   # hit fields -> one shared VenueInfo
-        self._venue_latest: dict[int, tuple[tuple[Any, ...], VenueInfo]] = {}   # venue id -> last fields, VenueInfo
+        # venue id -> the hit fields last seen for it and their VenueInfo: one shared object per venue
+        # while its fields stay (the poller compares venues by identity first)
+        self._venue_latest: dict[int, tuple[tuple[Any, ...], VenueInfo]] = {}
         # One object per slot time and per table type, poll after poll: the poller matches each poll's
         # ~12k keys against the last poll's, and a key whose fields are the very same objects (the
         # venue id comes from the shared VenueInfo) compares without reading them (half the time).
@@ -491,25 +492,30 @@ class ResyProvider:
                 self._parse_hit(hit, f"page {n} hit {i}", day, window, party_size, venues, slots, tokens)
         return slots
 
-    @staticmethod
-    def _venue(hit: _Hit[Any], name: str, vid: int, vcache: dict[tuple[Any, ...], VenueInfo]) -> VenueInfo:
+    def _venue(self, hit: _Hit[Any], vid: int) -> VenueInfo:
         """The hit's VenueInfo; the same object poll after poll while its fields stay (cheap to compare)."""
+        fields = (hit.name, hit.neighborhood, hit.price_range_id, hit.cuisine, hit.location)
+        last = self._venue_latest.get(vid)
+        if last is not None and last[0] == fields:
+            return last[1]
+        return self._new_venue(hit, vid, fields)
+
+    def _new_venue(self, hit: _Hit[Any], vid: int, fields: tuple[Any, ...]) -> VenueInfo:
+        """A VenueInfo for a venue id not seen before or whose hit fields changed; kept as its latest."""
         loc, c = hit.location, hit.cuisine
         cuisine: str | None
         if isinstance(c, list):   # the first non-empty string of a list; '' -> None, as _cuisine
             cuisine = c[0] if c and type(c[0]) is str and c[0] else _cuisine(c)
         else:
             cuisine = c or None
-        vkey = (vid, hit.name, hit.neighborhood, hit.price_range_id, cuisine, loc)
-        venue = vcache.get(vkey)
-        if venue is None:
-            if len(vcache) > 100_000:
-                vcache.clear()
-            geo = loc.geo if loc is not None else None
-            venue = vcache[vkey] = VenueInfo(
-                name, vid, hit.name, hit.neighborhood or (loc.neighborhood if loc else None) or None,
-                hit.price_range_id, cuisine, (loc.time_zone if loc else None) or DEFAULT_TZ,
-                geo.lat if geo else None, geo.lon if geo else None)
+        geo = loc.geo if loc is not None else None
+        venue = VenueInfo(
+            self.name, vid, hit.name, hit.neighborhood or (loc.neighborhood if loc else None) or None,
+            hit.price_range_id, cuisine, (loc.time_zone if loc else None) or DEFAULT_TZ,
+            geo.lat if geo else None, geo.lon if geo else None)
+        if len(self._venue_latest) > 100_000:
+            self._venue_latest.clear()
+        self._venue_latest[vid] = (fields, venue)
         return venue
 
     def _typed_keys(self, pg: _Page[Any], day: dt.date, window: tuple[int, int], party_size: int,
@@ -517,25 +523,17 @@ class ResyProvider:
         """The hot path (a 5,000-venue poll: 39 pages, ~12k slots): msgspec already checked every
         type, so what is left is the start format (once per distinct string), the day and window.
         Keys only: the same keys, in the same order, as _typed_page. Raises _Careful as it does."""
-        name, vcache, sk, venue_of = self.name, self._venue_cache, SlotKey, self._venue
+        name, sk, new_venue = self.name, SlotKey, self._new_venue
         start_of, types = starts.get, self._types
         type_of = types.get
-        latest = self._venue_latest
-        latest_of = latest.get
+        latest_of = self._venue_latest.get
         for hit in pg.search.hits:
             ref = hit.id
             vid = ref if type(ref) is int else ref.resy  # type: ignore[union-attr]
-            # most venues are as the last poll saw them: their fields compare equal to the ones kept
-            # for the venue id (cheaper than hashing them for _venue's cache, which gives the same object)
+            # _venue, inlined on the hot path: most venues are as the last poll saw them
             fields = (hit.name, hit.neighborhood, hit.price_range_id, hit.cuisine, hit.location)
             last = latest_of(vid)
-            if last is not None and last[0] == fields:
-                venue = last[1]
-            else:
-                venue = venue_of(hit, name, vid, vcache)
-                if len(latest) > 100_000:
-                    latest.clear()
-                latest[vid] = (fields, venue)
+            venue = last[1] if last is not None and last[0] == fields else new_venue(hit, vid, fields)
             venues[vid] = venue
             vid = venue.venue_id   # the same int object poll after poll (see __init__)
             for slot in hit.availability.slots:
@@ -569,12 +567,12 @@ class ResyProvider:
         """Keys and details of a page the typed decoder accepted (for _details): msgspec already
         checked every type, so what is left is the start format (once per distinct string), the day
         and window, and the same defaults as _parse_hit / _parse_slot. Raises _Careful for anything else."""
-        name, vcache, sk, osl, venue_of = self.name, self._venue_cache, SlotKey, ObservedSlot, self._venue
+        name, sk, osl, venue_of = self.name, SlotKey, ObservedSlot, self._venue
         start_of, end_of = starts.get, ends.get
         for hit in pg.search.hits:
             ref = hit.id
             vid = ref if type(ref) is int else ref.resy  # type: ignore[union-attr]
-            venues[vid] = venue_of(hit, name, vid, vcache)
+            venues[vid] = venue_of(hit, vid)
             for slot in hit.availability.slots:
                 d = slot.date
                 start = d.start
