@@ -45,7 +45,7 @@ st.dataframe(summary_df, hide_index=True, width="stretch", key="durations_summar
                             "closed_median_bin_s": st.column_config.NumberColumn("Median of closed, bin edge (s)", format="%.0f")})
 notes.caption(f"Per {SPLIT_LABELS[split].lower()} group: Kaplan-Meier median (censored slots counted) and the "
               "median of closed drops alone, at log-bin edges; thin groups flagged"
-              + notes.resolution(guard.load("days", f.d0, f.d1)["median_gap_s"])
+              + notes.resolution_over(f.d0, f.d1)
               + (f"; {dropped} smaller group(s) left out" if dropped else ""), int(sizes.loc[keep, "n"].sum()))
 thin_groups = summary_df.loc[summary_df["thin"], "group"].tolist()
 if thin_groups:

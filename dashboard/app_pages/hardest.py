@@ -78,10 +78,9 @@ if rows:
     st.session_state.pop("venue_pick", None)
     st.switch_page("app_pages/venue.py", query_params={"venue": str(picked)})
 
-days = guard.load("days", f.d0, f.d1)
 notes.caption(f"Venues ranked by scarcity over {f.d0} to {f.d1}; median time-to-close is a Kaplan-Meier "
               "estimate counting expired slots as censored, with its 95% interval"
-              f"{notes.resolution(days['median_gap_s'])}; "
+              f"{notes.resolution_over(f.d0, f.d1)}; "
               f"{n_thin} thin venue(s) {'shown' if show_thin else 'hidden'}", len(table), "venues")
 export.download(table.drop(columns=["venue_id"]), f"tablepulse-hardest-{f.d0}-{f.d1}.csv",
                 ["Tablepulse: hardest tables", *filters.describe(f), f"minimum sample {min_n}",

@@ -61,7 +61,7 @@ else:
         y=alt.Y("survival:Q", title="share still open", scale=alt.Scale(domain=[0, 1])),
         tooltip=["hi_s:Q", alt.Tooltip("survival:Q", format=".2f"), "at_risk:Q"])
     charts.show(line, "Kaplan-Meier survival of time-to-close (expired / still-open slots censored), "
-                "log-binned" + notes.resolution(guard.load("days", f.d0, f.d1)["median_gap_s"]), n_km)
+                "log-binned" + notes.resolution_over(f.d0, f.d1), n_km)
     bars = alt.Chart(surv).mark_bar().encode(
         x=alt.X("lo_s:Q", bin="binned", scale=alt.Scale(type="log"), title="seconds open (log bins)"),
         x2="hi_s:Q", y=alt.Y("closed:Q", title="closed intervals"), tooltip=["lo_s:Q", "hi_s:Q", "closed:Q"])

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from datetime import date
 
 import streamlit as st
 
 from analytics.fmt import duration
+from dashboard.components import guard
 
 
 def fmt_n(n: int | float | None) -> str:
@@ -33,6 +35,12 @@ def resolution(gaps: Iterable[float | None]) -> str:
     apart = duration(lo) if round(lo) == round(hi) else f"{duration(lo)} to {duration(hi)}"
     return (f"; durations are measured between polls, {apart} apart on these days (median gap), so a "
             "faster close reads as up to one gap long")
+
+
+def resolution_over(d0: date, d1: date) -> str:
+    """resolution() for the market days d0..d1 (their day_quality rows): the clause every
+    time-to-close caption ends with."""
+    return resolution(guard.load("days", d0, d1)["median_gap_s"])
 
 
 def empty(what: str, why: str) -> None:
