@@ -31,6 +31,15 @@ def _poll(con: duckdb.DuckDBPyConnection, bucket: str, t: datetime, trusted: boo
                  "o": "ok" if trusted else "server_error"})
 
 
+def _polls_only(tmp_path: Path, name: str, polls: dict[str, list[datetime]]) -> duckdb.DuckDBPyConnection:
+    con = connect(tmp_path / name)
+    migrate(con)
+    for b, times in polls.items():
+        for t in times:
+            _poll(con, b, t)
+    return con
+
+
 def _db(tmp_path: Path) -> duckdb.DuckDBPyConnection:
     con = connect(tmp_path / "t.duckdb")
     migrate(con)
@@ -122,10 +131,8 @@ def test_outage_day_is_partial_not_quiet(tmp_path: Path) -> None:
 
 
 def test_median_gap_is_the_median_of_the_observed_gaps(tmp_path: Path) -> None:
-    con = connect(tmp_path / "g.duckdb")
-    migrate(con)
-    for s in (0, 60, 180, 600, 1200):          # trusted polls at 23:00:00 + s
-        _poll(con, BUCKET, at(23) + timedelta(seconds=s))
+    # trusted polls at 23:00:00 + s
+    con = _polls_only(tmp_path, "g.duckdb", {BUCKET: [at(23) + timedelta(seconds=s) for s in (0, 60, 180, 600, 1200)]})
     _agg(con, D)
     # gaps 60, 120, 420 and 600 s, and 23:20 -> midnight (2400 s: short enough to be observed time)
     assert _row(con, "SELECT median_gap_s, observed_s FROM day_quality") == {"median_gap_s": 420, "observed_s": 3600}
@@ -259,15 +266,6 @@ def test_recompute_in_rolling_chunks_equals_one_pass(tmp_path: Path) -> None:
         snaps.append(_snapshot(con))
     assert snaps[0] == snaps[1]
     assert len({r[2] for r in snaps[0]["venue_rolling"]}) == 2     # both as_of days have rows
-
-
-def _polls_only(tmp_path: Path, name: str, polls: dict[str, list[datetime]]) -> duckdb.DuckDBPyConnection:
-    con = connect(tmp_path / name)
-    migrate(con)
-    for b, times in polls.items():
-        for t in times:
-            _poll(con, b, t)
-    return con
 
 
 def test_a_bucket_polled_rarely_by_schedule_is_not_an_outage_but_no_polling_at_all_is(tmp_path: Path) -> None:
