@@ -6,12 +6,17 @@ serves it over HTTP; tests and bench/sim_search.py drive a Market in-process (ad
 How a slot lives (all times virtual UTC, held as float epoch seconds inside):
 - Slot key = (venue_id, slot_date, slot_time, party_size class, table_type). A query for party size p is
   served from the inventory class 2 (p <= 2), 4 (p <= 4) or 6 (p <= 6); larger parties have no tables.
-- A date's slots are released (all open, ``is_release``) at the venue's release time of day (venue-local),
-  ``booking_window_days`` before the date. While open a slot is booked at rate
-  ``1/mean_open(prime or off-peak) * WEEKDAY_FACTOR[slot weekday] * booking_lead_factor(lead)``; while
-  booked it is cancelled (a drop) at ``1/mean_booked * cancel_lead_factor(lead)`` (rises as the date
-  nears). ``lead`` = slot start - the instant the state began; the rate is fixed for the whole holding
-  time (exponential holding times, semi-Markov), which keeps a slot's path exact and cheap.
+- A date's slots are released (all open, ``is_release``) at the venue's own release time of day
+  (venue-local), ``booking_window_days`` before the date.
+- The market has a daily rhythm: people book and cancel at ``ACTIVITY_PROFILE[venue-local hour]`` times
+  the base rate (mean 1 over a day: quiet overnight, busy late morning and early evening). Holding times
+  are drawn in *activity time* A(t) (the integral of the profile, ``ActivityClock``) and mapped back
+  through A^-1, so the hazard at t is rate x profile(hour of t) while each path stays exact and cheap.
+- While open a slot is booked at rate ``1/mean_open(prime or off-peak) * WEEKDAY_FACTOR[slot weekday] *
+  BOOKING_LEAD_FACTORS[lead band]``; while booked it is cancelled (a drop) at ``1/mean_booked *
+  CANCEL_LEAD_FACTORS[lead band]``: cancellations rise in the two days before the date (people cancel
+  before the fee window). ``lead`` = slot start - t. When a path crosses a lead-band edge, the holding
+  time is drawn again from the edge (a "redraw" event: exact, as holding times are memoryless).
 - At ``slot start - cutoff_minutes`` (0..60 min, inside the collector's 60-minute expiry guard) the slot
   leaves: an open one closes with reason ``expired`` (never ``booked``).
 - Each slot draws its k-th holding time from a counter-based hash of (seed, slot key, k), so its whole
@@ -57,11 +62,17 @@ TIER_RANGES: dict[str, dict[str, tuple[float, float]]] = {
 }
 # Booking demand by weekday of the slot date (Monday first).
 WEEKDAY_FACTOR = (0.8, 0.8, 0.9, 1.1, 1.3, 1.35, 1.0)
-# Lead-time bands (seconds before slot start) and the factors in force within them.
+# Lead-time bands (seconds before slot start) and the factors in force within them: band i is lead in
+# (edges[i-1], edges[i]].
 BOOKING_LEAD_EDGES = (86400.0, 3 * 86400.0)
-BOOKING_LEAD_FACTORS = (1.5, 1.2, 1.0)          # < 1 day, 1-3 days, >= 3 days
-CANCEL_LEAD_EDGES = (86400.0, 3 * 86400.0, 7 * 86400.0, 14 * 86400.0)
-CANCEL_LEAD_FACTORS = (4.0, 2.0, 1.0, 0.5, 0.25)  # < 1 d, 1-3 d, 3-7 d, 7-14 d, >= 14 d
+BOOKING_LEAD_FACTORS = (1.5, 1.2, 1.0)          # <= 1 day, 1-3 days, > 3 days
+CANCEL_LEAD_EDGES = (86400.0, 2 * 86400.0, 7 * 86400.0, 14 * 86400.0)
+CANCEL_LEAD_FACTORS = (3.0, 4.0, 1.0, 0.5, 0.25)  # <= 1 d, 1-2 d (before a 24 h fee window), 2-7 d, 7-14 d, > 14 d
+# Booking and cancelling activity by venue-local hour of day (0..23), normalised to mean 1 below:
+# quiet overnight, a late-morning peak, the highest in the early evening.
+_PROFILE_WEIGHTS = (0.35, 0.2, 0.12, 0.08, 0.08, 0.12, 0.3, 0.6, 0.9, 1.2, 1.5, 1.6,
+                    1.4, 1.2, 1.1, 1.1, 1.3, 1.6, 1.7, 1.5, 1.2, 1.0, 0.8, 0.55)
+ACTIVITY_PROFILE = tuple(w * 24 / sum(_PROFILE_WEIGHTS) for w in _PROFILE_WEIGHTS)
 PRIME_START_MIN, PRIME_END_MIN = 18 * 60, 21 * 60  # prime: slot start in [18:00, 21:00]
 SERVICES = {"lunch": (1, "Lunch", 12 * 60, 16 * 60), "dinner": (2, "Dinner", 17 * 60, 22 * 60 + 30)}
 LAST_SEATING_BEFORE_END_MIN = 30   # slot starts run from the window start to end - 30 min
@@ -129,25 +140,6 @@ def uniform01(h: np.ndarray) -> np.ndarray:
     return ((h >> _S11).astype(np.float64) + 0.5) * (1.0 / 9007199254740992.0)
 
 
-def booking_lead_factor(lead_s: np.ndarray | float) -> np.ndarray:
-    return np.asarray(BOOKING_LEAD_FACTORS)[np.searchsorted(BOOKING_LEAD_EDGES, lead_s, side="right")]
-
-
-def cancel_lead_factor(lead_s: np.ndarray | float) -> np.ndarray:
-    return np.asarray(CANCEL_LEAD_FACTORS)[np.searchsorted(CANCEL_LEAD_EDGES, lead_s, side="right")]
-
-
-def booking_rate(mean_open_s: Any, weekday: Any, lead_s: Any) -> np.ndarray:
-    """Rate (per second) at which an open slot is booked, for a state that began `lead_s` before the slot."""
-    return (1.0 / np.asarray(mean_open_s, dtype=float)) * np.asarray(WEEKDAY_FACTOR)[np.asarray(weekday)] \
-        * booking_lead_factor(lead_s)
-
-
-def cancel_rate(mean_booked_s: Any, lead_s: Any) -> np.ndarray:
-    """Rate (per second) at which a booked slot is cancelled (reopens: a drop)."""
-    return (1.0 / np.asarray(mean_booked_s, dtype=float)) * cancel_lead_factor(lead_s)
-
-
 def to_ts(dt: datetime) -> float:
     """Naive UTC datetime -> float epoch seconds."""
     if dt.tzinfo is not None:
@@ -166,6 +158,54 @@ def local_to_ts(day: date, minute: int) -> float:
 
 def local_date(ts: float) -> date:
     return datetime.fromtimestamp(ts, TZ).date()
+
+
+class ActivityClock:
+    """Activity time A(t) = integral of ACTIVITY_PROFILE[venue-local hour] dt, and its inverse.
+
+    Exact for the hourly step profile: A is piecewise linear on the UTC hour grid. Each local day is
+    anchored at its own midnight (A(midnight) = midnight) and its weights are scaled to the day's length
+    (23 or 25 hours across a DST change), so A's values on a day never depend on which other days are
+    covered: a path is the same whatever range was asked for first.
+    """
+
+    def __init__(self) -> None:
+        self._days: dict[date, tuple[np.ndarray, np.ndarray]] = {}
+        self._first: date | None = None
+        self._last: date | None = None
+        self._t = np.zeros(0)
+        self._a = np.zeros(0)
+
+    @staticmethod
+    def _day(d: date) -> tuple[np.ndarray, np.ndarray]:
+        mid, nxt = local_to_ts(d, 0), local_to_ts(d + timedelta(days=1), 0)
+        n = round((nxt - mid) / 3600)
+        t = mid + 3600.0 * np.arange(n)
+        hours = range(24) if n == 24 else [datetime.fromtimestamp(x, TZ).hour for x in t.tolist()]
+        w = np.asarray(ACTIVITY_PROFILE)[list(hours)]
+        w = w * (n / w.sum())
+        return t, mid + 3600.0 * np.concatenate([[0.0], np.cumsum(w)[:-1]])
+
+    def cover(self, first: date, last: date) -> None:
+        """Make A and A^-1 exact over the local days [first, last]."""
+        if self._first is not None and self._last is not None and self._first <= first and last <= self._last:
+            return
+        first = first if self._first is None else min(first, self._first)
+        last = last if self._last is None else max(last, self._last)
+        days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+        for d in days:
+            if d not in self._days:
+                self._days[d] = self._day(d)
+        end = local_to_ts(last + timedelta(days=1), 0)
+        self._t = np.concatenate([self._days[d][0] for d in days] + [np.array([end])])
+        self._a = np.concatenate([self._days[d][1] for d in days] + [np.array([end])])
+        self._first, self._last = first, last
+
+    def to_activity(self, t: np.ndarray) -> np.ndarray:
+        return np.interp(t, self._t, self._a)
+
+    def from_activity(self, a: np.ndarray) -> np.ndarray:
+        return np.interp(a, self._a, self._t)
 
 
 def party_class(party_size: int) -> int | None:
@@ -336,9 +376,9 @@ class _Template:
 class _Table:
     """Dynamic state of every slot of one (date, party class): the lazily advanced trajectories."""
 
-    def __init__(self, tpl: _Template, day: date, pclass: int) -> None:
+    def __init__(self, tpl: _Template, day: date, pclass: int, activity: ActivityClock) -> None:
         n = len(tpl)
-        self.day, self.pclass, self.tpl = day, pclass, tpl
+        self.day, self.pclass, self.tpl, self.activity = day, pclass, tpl, activity
         noon = local_to_ts(day, 12 * 60)
         self.start = noon - 12 * 3600.0 + tpl.minute * 60.0
         self.expiry = self.start - tpl.cutoff_s
@@ -347,12 +387,15 @@ class _Table:
             for r in np.unique(tpl.release_min[tpl.window == w]):
                 sel = (tpl.window == w) & (tpl.release_min == r)
                 self.release[sel] = local_to_ts(day - timedelta(days=int(w)), int(r))
+        if n:
+            activity.cover(local_date(float(self.release.min())), day + timedelta(days=1))
         self.key = mix64(tpl.h0 ^ _U64((day.toordinal() * 0xC2B2AE3D27D4EB4F) & _MASK64))
         self.cfg_id = (self.key % _U64(900000)).astype(np.int64) + 100000
         self.b_rate_base = WEEKDAY_FACTOR[day.weekday()] / tpl.mean_open
         self.c_rate_base = 1.0 / tpl.mean_booked
         self.state = np.zeros(n, dtype=np.int8)
         self.t_next = self.release.copy()
+        self.redraw = np.zeros(n, dtype=bool)  # the next event only starts a new lead band
         self.k = np.zeros(n, dtype=np.uint64)
         self.opened = np.full(n, np.nan)
         self.is_release = np.zeros(n, dtype=bool)
@@ -374,35 +417,47 @@ class _Table:
         self.advanced_to[idx] = np.maximum(self.advanced_to[idx], t)
         due = idx[self.t_next[idx] <= t]
         done = 0
-        b_edges, b_fac = np.asarray(BOOKING_LEAD_EDGES), np.asarray(BOOKING_LEAD_FACTORS)
-        c_edges, c_fac = np.asarray(CANCEL_LEAD_EDGES), np.asarray(CANCEL_LEAD_FACTORS)
+        edges = {OPEN: np.asarray(BOOKING_LEAD_EDGES), BOOKED: np.asarray(CANCEL_LEAD_EDGES)}
+        factors = {OPEN: np.asarray(BOOKING_LEAD_FACTORS), BOOKED: np.asarray(CANCEL_LEAD_FACTORS)}
         while due.size:
             done += due.size
             te = self.t_next[due]
             st = self.state[due]
+            redraw = self.redraw[due]
             expiring = te >= self.expiry[due]
-            was_open = st == OPEN
-            if was_open.any():
-                r = due[was_open]
+            closing = (st == OPEN) & ~redraw
+            if closing.any():
+                r = due[closing]
                 self.log_rows.append(r.astype(np.int32))
                 self.log_opened.append(self.opened[r])
-                self.log_closed.append(te[was_open])
-                self.log_reason.append(expiring[was_open].astype(np.int8))
+                self.log_closed.append(te[closing])
+                self.log_reason.append(expiring[closing].astype(np.int8))
                 self.log_release.append(self.is_release[r])
-            new = np.where(expiring, GONE, np.where(was_open, BOOKED, OPEN)).astype(np.int8)
-            opening = new == OPEN
+            new = np.where(expiring, GONE, np.where(redraw, st, np.where(st == OPEN, BOOKED, OPEN))).astype(np.int8)
+            opening = (new == OPEN) & ~redraw
             if opening.any():
                 r = due[opening]
                 self.opened[r] = te[opening]
                 self.is_release[r] = st[opening] == UNRELEASED
+            # rate and the next lead-band edge (infinitely far in the last band) for the state entered
             lead = self.start[due] - te
-            rate = np.where(opening, self.b_rate_base[due] * b_fac[np.searchsorted(b_edges, lead, side="right")],
-                            self.c_rate_base[due] * c_fac[np.searchsorted(c_edges, lead, side="right")])
+            rate = np.zeros(due.size)
+            band_end = np.full(due.size, np.inf)
+            for state, base in ((OPEN, self.b_rate_base), (BOOKED, self.c_rate_base)):
+                s = new == state
+                band = np.searchsorted(edges[state], lead[s], side="left")
+                rate[s] = base[due[s]] * factors[state][band]
+                band_end[s] = self.start[due[s]] - np.concatenate([[-np.inf], edges[state]])[band]
             k = self.k[due]
-            hold = -np.log(uniform01(mix64(self.key[due] + k * _GOLD))) / rate
+            hold = -np.log(uniform01(mix64(self.key[due] + k * _GOLD))) / np.where(rate > 0, rate, 1.0)
             self.k[due] = k + _U64(1)
-            nxt = np.minimum(te + hold, self.expiry[due])
+            bound = np.minimum(band_end, self.expiry[due])
+            a_next = self.activity.to_activity(te) + hold
+            hit = (a_next < self.activity.to_activity(bound)) & (new != GONE)
+            nxt = bound.copy()
+            nxt[hit] = np.minimum(self.activity.from_activity(a_next[hit]), bound[hit])
             nxt[new == GONE] = np.inf
+            self.redraw[due] = ~hit & (band_end < self.expiry[due])
             self.t_next[due] = nxt
             self.state[due] = new
             due = due[nxt <= t]
@@ -456,6 +511,7 @@ class Market:
         self.lock = threading.RLock()
         self.cache_snapshots = cache_snapshots
         self._templates = {pc: _Template(self.venues, pc, seed) for pc in PARTY_CLASSES}
+        self.activity = ActivityClock()
         self._tables: dict[tuple[date, int], _Table] = {}
         self.transitions_processed = 0
         from simulator.api import ApiState  # local import: api renders this model
@@ -489,7 +545,7 @@ class Market:
         key = (day, pclass)
         tb = self._tables.get(key)
         if tb is None:
-            tb = self._tables[key] = _Table(self._templates[pclass], day, pclass)
+            tb = self._tables[key] = _Table(self._templates[pclass], day, pclass, self.activity)
         return tb
 
     def window_slice(self, tb: _Table, lo_min: int | None, hi_min: int | None) -> tuple[int, int]:
@@ -554,7 +610,7 @@ class Market:
 
     # ---- ground truth ----------------------------------------------------------------------------------
     def venues_truth(self) -> list[dict[str, Any]]:
-        """Every venue with its true parameters (means in seconds at weekday/lead factor 1)."""
+        """Every venue with its true parameters (means in seconds at weekday, lead and activity factor 1)."""
         out = []
         for v in self.venues:
             d = asdict(v)
@@ -574,6 +630,10 @@ class Market:
                 "weekday_factor": list(WEEKDAY_FACTOR),
                 "booking_lead_edges_s": list(BOOKING_LEAD_EDGES), "booking_lead_factors": list(BOOKING_LEAD_FACTORS),
                 "cancel_lead_edges_s": list(CANCEL_LEAD_EDGES), "cancel_lead_factors": list(CANCEL_LEAD_FACTORS),
+                "lead_bands": "band i: seconds before slot start in (edges[i-1], edges[i]]",
+                "activity_profile": list(ACTIVITY_PROFILE),
+                "activity_profile_note": "rate multiplier by venue-local hour of day 0..23 (mean 1) for "
+                                         "booking and cancelling; releases and expiries keep their times",
                 "prime": "slot start in [18:00, 21:00] venue-local",
                 "cutoff_minutes_max": max(CUTOFFS_MIN)}
 

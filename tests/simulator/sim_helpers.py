@@ -1,5 +1,5 @@
 """Shared helpers of the simulator tests: the test market's start, auth header, search bodies, a full
-bucket poll, and the estimators of the statistical test (events over the model's expected events)."""
+bucket poll, and the estimators of the statistical tests (events against the model's expected events)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from simulator.model import booking_rate, cancel_rate
+from simulator.model import Market
 from simulator.server import DEFAULT_API_KEY
 
 START = datetime(2026, 11, 23, 17, 0)  # a Monday, 12:00 in New York
@@ -39,31 +39,52 @@ def poll_all(client: httpx.Client, **kw: Any) -> list[dict[str, Any]]:
 
 
 
-def open_and_drop_estimates(f: dict[str, np.ndarray], now: float) -> dict[str, np.ndarray]:
-    """Per interval/booked-period exposure, events and the model's rate in force (from the truth frame).
+def expected_events(m: Market, base_rate: np.ndarray, kind: str, slot_start: np.ndarray, t0: np.ndarray,
+                    t1: np.ndarray) -> np.ndarray:
+    """Expected events of each spell [t0, t1) per lead band (rows): the base rate x the band's factor x the
+    activity time spent in the band (the documented model: model_parameters() and the activity clock)."""
+    params = m.model_parameters()
+    edges = np.concatenate([[-np.inf], params[f"{kind}_lead_edges_s"], [np.inf]])
+    factors = params[f"{kind}_lead_factors"]
+    out = np.zeros((len(factors), t0.size))
+    for i, factor in enumerate(factors):
+        # band i: seconds before the slot in (edges[i], edges[i+1]], i.e. t in [start - edges[i+1], start - edges[i])
+        lo = np.maximum(t0, slot_start - edges[i + 1])
+        hi = np.minimum(t1, slot_start - edges[i])
+        ok = hi > lo
+        out[i, ok] = base_rate[ok] * factor * (m.activity.to_activity(hi[ok]) - m.activity.to_activity(lo[ok]))
+    return out
 
-    Open spells: exposure = (closed or now) - opened, event = reason 'booked', rate = booking rate at
-    entry. Booked spells: from a 'booked' close to the slot's next opening (a cancellation: event) or to
-    min(now, expiry) (censored), rate = cancellation rate at entry.
+
+def open_and_drop_estimates(m: Market, f: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per open spell and booked spell: exposure, whether it ended in its event, and the events the model
+    expects over it (from the truth frame).
+
+    Open spells: exposure = (closed or now) - opened, event = reason 'booked'. Booked spells: from a
+    'booked' close to the slot's next opening (a cancellation: event) or to min(now, expiry) (censored).
     """
+    now = m.now_ts()
+    weekday_factor = np.asarray(m.model_parameters()["weekday_factor"])
     opened, closed = f["opened"], f["closed"]
     end = np.where(np.isnan(closed), now, closed)
-    open_rate = booking_rate(f["mean_open"], f["weekday"], f["slot_start"] - opened)
+    open_expected = expected_events(m, weekday_factor[f["weekday"]] / f["mean_open"], "booking", f["slot_start"],
+                                    opened, end).sum(axis=0)
     # slot identity for ordering spells
     key = np.stack([f["venue_id"], f["slot_date"], f["minute"], f["party_size"], f["table_type"]])
     order = np.lexsort((opened, *key[::-1]))
     same_next = np.zeros(order.size, dtype=bool)
     ks = key[:, order]
     same_next[:-1] = (ks[:, 1:] == ks[:, :-1]).all(axis=0)
-    reason = f["reason"][order]
-    booked = reason == 0
+    booked = f["reason"][order] == 0
     b_start = end[order][booked]
     nxt_open = np.empty(order.size)
     nxt_open[:-1] = opened[order][1:]
     has_next = same_next[booked]
     b_end = np.where(has_next, nxt_open[booked], np.minimum(now, f["expiry"][order][booked]))
-    b_event = has_next
-    b_rate = cancel_rate(f["mean_booked"][order][booked], f["slot_start"][order][booked] - b_start)
-    return {"open_exposure": end - opened, "open_event": f["reason"] == 0, "open_rate": open_rate,
-            "booked_exposure": b_end - b_start, "booked_event": b_event, "booked_rate": b_rate,
+    slot_start = f["slot_start"][order][booked]
+    return {"open_exposure": end - opened, "open_event": f["reason"] == 0, "open_expected": open_expected,
+            "booked_exposure": b_end - b_start, "booked_event": has_next, "booked_start": b_start,
+            "booked_end": b_end, "booked_slot_start": slot_start,
+            "booked_expected_by_band": expected_events(m, 1.0 / f["mean_booked"][order][booked], "cancel",
+                                                       slot_start, b_start, b_end),
             "booked_venue": f["venue_id"][order][booked]}

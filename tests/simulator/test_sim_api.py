@@ -33,11 +33,11 @@ def check_slot(slot: dict[str, Any], day: str) -> None:
 
 
 def test_search_shape_walks_every_documented_path(client: httpx.Client) -> None:
-    pages = poll_all(client)
+    pages = poll_all(client, per_page=40)
     first = pages[0]
     assert walk(first, "query.day") == DAY and walk(first, "query.party_size") == 2
     assert walk(first, "query.time_filter") == "19:00"
-    assert walk(first, "search.nbHits") > 75, "the test market should need more than one page"
+    assert walk(first, "search.nbHits") > 40 and len(pages) > 1, "the test market should need more than one page"
     n_slots = 0
     for page in pages:
         for hit in walk(page, "search.hits"):

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
 import numpy as np
 from sim_helpers import START, poll_all
 
-from simulator.model import Market, local_to_ts, to_ts
+from simulator.model import TZ, Market, local_to_ts, to_ts
 
 TODAY = "2026-11-23"
 Key = tuple[int, str, str, int, str]
@@ -169,3 +169,28 @@ def test_forget_before_drops_old_dates_only() -> None:
         "2026-11-23", "2026-11-24"}
     assert m.forget_before(date(2026, 11, 24)) == 1
     assert {r["slot_date"] for r in m.truth_intervals(START - timedelta(days=40), m.now())} == {"2026-11-24"}
+
+
+def test_drops_and_bookings_by_hour_of_day_follow_the_published_profile(client: httpx.Client,
+                                                                          market: Market) -> None:
+    profile = np.asarray(client.get("/_sim/venues").json()["model"]["activity_profile"])
+    assert profile.shape == (24,) and abs(profile.mean() - 1) < 1e-9
+    assert profile[2:5].max() < 0.25 < 1.3 < profile[10:12].min() and profile[17:19].min() > 1.3
+    days = [START.date() + timedelta(days=i) for i in range(10)]
+    for _ in range(6):  # two days in 8-hour steps, every slot of the next 10 days (party class 2)
+        market.materialize(days, (2,), (None,))
+        client.post("/_sim/advance", json={"seconds": 8 * 3600})
+    end = market.now()
+    rows = client.get("/_sim/truth/intervals", params={"start": START.isoformat(), "end": end.isoformat()}
+                      ).json()["intervals"]
+    drops, bookings = np.zeros(24), np.zeros(24)
+    for r in rows:
+        opened = datetime.fromisoformat(r["opened_at"])
+        if not r["is_release"] and opened >= START:
+            drops[opened.replace(tzinfo=UTC).astimezone(TZ).hour] += 1
+        if r["reason"] == "booked":
+            bookings[datetime.fromisoformat(r["closed_at"]).replace(tzinfo=UTC).astimezone(TZ).hour] += 1
+    assert drops.sum() > 3000 and bookings.sum() > 3000
+    assert np.corrcoef(drops, profile)[0, 1] >= 0.9, drops
+    assert np.corrcoef(bookings, profile)[0, 1] >= 0.9, bookings
+    assert drops[2:5].sum() < 0.2 * drops[17:20].sum()
