@@ -31,19 +31,20 @@ from collector.poller import Poller
 from collector.providers import make_provider
 from collector.settings import Settings
 from collector.store.writer import Store
+from simulator.api import ProviderApi
 from simulator.model import Market
 
 # (venues, timed polls): 20 timed polls so the median is not decided by a few samples on a shared machine
 SIZES = {"small": (1000, 10), "default": (5000, 20), "large": (10000, 12)}
 
 
-def render_poll(market: Market, day: str, time_slot: str, party: int) -> dict[int, bytes]:
+def render_poll(api: ProviderApi, day: str, time_slot: str, party: int) -> dict[int, bytes]:
     pages: dict[int, bytes] = {}
     page, n_pages = 1, 1
     while page <= n_pages:
         body = {"availability": True, "page": page, "per_page": 75, "types": ["venue"],
                 "slot_filter": {"day": day, "party_size": party, "time_filter": time_slot}}
-        status, _h, raw = market.search_raw(body)
+        status, _h, raw = api.search(body)
         assert status == 200, raw[:200]
         pages[page] = raw
         n_pages = orjson.loads(raw)["search"]["nbPages"]
@@ -72,6 +73,7 @@ def run(size: str) -> Iterator[dict[str, Any]]:
     venues, polls = SIZES[size]
     start = datetime(2026, 11, 4, 21, 0)
     market = Market(13, venues, start=start, speed=0)
+    api = ProviderApi(market)
     day = "2026-11-05"
     spec = BucketSpec(f"{day}_19:00", 2, datetime.fromisoformat(day).date(), "19:00", "prime")
     current: dict[int, bytes] = {}
@@ -94,7 +96,7 @@ def run(size: str) -> Iterator[dict[str, Any]]:
             market.advance_to(t)
             clock.set(t)
             current.clear()
-            current.update(render_poll(market, day, "19:00", 2))
+            current.update(render_poll(api, day, "19:00", 2))
             c0, w0 = time.process_time(), time.perf_counter()
             summary = poller.poll(spec)
             c1, w1 = time.process_time(), time.perf_counter()

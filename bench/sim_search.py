@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from bench.common import result
+from simulator.api import ProviderApi
 from simulator.model import Market
 from simulator.server import DEFAULT_API_KEY
 
@@ -54,10 +55,10 @@ def _poll_http(c: httpx.Client) -> int:
         page += 1
 
 
-def _poll_inproc(m: Market, day: str, tf: str, party: int) -> int:
+def _poll_inproc(api: ProviderApi, day: str, tf: str, party: int) -> int:
     page, n = 1, 0
     while True:
-        st, _, raw = m.search_raw(_body(day, tf, party, page))
+        st, _, raw = api.search(_body(day, tf, party, page))
         n += len(raw)
         if st != 200:
             raise RuntimeError(raw)
@@ -94,19 +95,21 @@ def bench_http(polls: int) -> tuple[float, int]:
 
 
 def bench_server(polls: int, cached: bool) -> float:
-    m = Market(7, n_venues=VENUES, start=START, cache_snapshots=cached)
-    _poll_inproc(m, DAY, "19:00", 2)
+    m = Market(7, n_venues=VENUES, start=START)
+    api = ProviderApi(m, cache_snapshots=cached)
+    _poll_inproc(api, DAY, "19:00", 2)
     times = []
     for _ in range(polls):
         m.advance(60)
         t0 = time.perf_counter()
-        _poll_inproc(m, DAY, "19:00", 2)
+        _poll_inproc(api, DAY, "19:00", 2)
         times.append(time.perf_counter() - t0)
     return statistics.median(times) * 1e3
 
 
 def bench_fast_forward(hours: int, polled: bool) -> float:
     m = Market(7, n_venues=VENUES, start=START)
+    api = ProviderApi(m)
     days = sorted({(START + timedelta(days=i)).date() for i in range(14)})
     m.materialize(days)  # catch-up from release is a one-off, not fast-forward speed
     step = 3600 if polled else 900
@@ -115,7 +118,7 @@ def bench_fast_forward(hours: int, polled: bool) -> float:
         m.advance(step)
         if polled:
             for day, tf, party in BUCKETS:
-                _poll_inproc(m, day, tf, party)
+                _poll_inproc(api, day, tf, party)
         else:
             m.materialize(days)
     wall = time.perf_counter() - t0

@@ -1,7 +1,8 @@
 """The provider API over a Market: request validation, poll snapshots, booking tokens, Resy-shaped payloads.
 
-Market.search / Market.find delegate here; simulator/server.py turns the (status, headers, payload)
-triples into HTTP. The wire shape is docs/provider-api.md.
+``ProviderApi(market)`` answers the provider's requests from a Market (which knows nothing of this
+module); simulator/server.py turns its (status, headers, payload) triples into HTTP, tests and benches
+call it in-process. The wire shape is docs/provider-api.md.
 
 Snapshots: a search (day, party, time filter, venue filters) is simulated once per virtual instant; pages
 2.. of a poll reuse the snapshot taken for page 1 when the clock has not moved or, with a running clock
@@ -17,7 +18,7 @@ import math
 import time
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -26,14 +27,14 @@ from simulator.model import (
     SERVICES,
     SLOT_LENGTH_MIN,
     TABLE_TYPES,
+    Market,
+    _Table,
+    hms,
     local_date,
     mix64,
     parse_hhmm,
     party_class,
 )
-
-if TYPE_CHECKING:
-    from simulator.model import Market, _Table
 
 MAX_PER_PAGE = 75
 DEFAULT_PER_PAGE = 20
@@ -86,13 +87,20 @@ def _parse_day(v: Any, where: str = "slot_filter.day") -> date:
         raise BadRequest(f"{where} must be a date YYYY-MM-DD, got {v!r}") from None
 
 
-class ApiState:
-    """Poll numbering, the snapshot cache and payload rendering for one Market."""
+class ProviderApi:
+    """The provider API over one Market: poll numbering, the page snapshot cache and payload rendering.
 
-    def __init__(self, market: Market) -> None:
+    ``cache_snapshots=False`` re-simulates every page (the baseline bench/sim_search.py measures against).
+    """
+
+    def __init__(self, market: Market, cache_snapshots: bool = True) -> None:
         self.m = market
+        self.cache_snapshots = cache_snapshots
         self.poll_no = 0
         self._snaps: dict[tuple[Any, ...], _Snapshot] = {}
+        # rendered JSON pieces per slot row, per (date, party class); dates that can no longer be asked for
+        # are dropped as the days pass
+        self._frags: dict[tuple[date, int], dict[int, tuple[str, str]]] = {}
         vs = market.venues
         self._vid = np.array([v.venue_id for v in vs], dtype=np.int64)
         self._lat = np.radians([v.lat for v in vs])
@@ -106,7 +114,7 @@ class ApiState:
                         + ',"availability":{"slots":' for v in vs]
         self._suffix = [',"notify_options":' + _dumps(
             [{"service_type_id": SERVICES[s][0], "name": SERVICES[s][1],
-              "time_range": {"start": _hms(SERVICES[s][2]), "end": _hms(SERVICES[s][3])}} for s in v.services])
+              "time_range": {"start": hms(SERVICES[s][2]), "end": hms(SERVICES[s][3])}} for s in v.services])
             + "}}" for v in vs]
         self._payment = [_dumps({"is_paid": False, "cancellation_fee": 25.0 if v.price_range == 4 else None,
                                  "deposit_fee": None}) for v in vs]
@@ -185,7 +193,7 @@ class ApiState:
         m = self.m
         with m.lock:
             t = m.clock.now_ts()
-            snap = self._snaps.get(key) if m.cache_snapshots else None
+            snap = self._snaps.get(key) if self.cache_snapshots else None
             same_instant = snap is not None and snap.ts == t
             recent = snap is not None and m.speed > 0 and time.monotonic() - snap.wall <= SNAPSHOT_REUSE_WALL_S
             if snap is None or page == 1 or not (same_instant or recent):
@@ -194,7 +202,7 @@ class ApiState:
                     snap = _Snapshot(snap.ts, snap.wall, self.poll_no, snap.table, snap.hits)
                 else:
                     snap = self._snapshot(day, pc, lo, hi, avail, mask, t, self.poll_no)
-                if m.cache_snapshots:
+                if self.cache_snapshots:
                     self._snaps.pop(key, None)
                     self._snaps[key] = snap
                     if len(self._snaps) > MAX_SNAPSHOTS:
@@ -246,7 +254,12 @@ class ApiState:
     # ---- rendering -------------------------------------------------------------------------------------
     def _fragments(self, tb: _Table, rows: list[int]) -> list[tuple[str, str]]:
         """Per-row JSON text of a slot around its token suffix, built once per table row and kept."""
-        cache = tb.fragments
+        cache = self._frags.get((tb.day, tb.pclass))
+        if cache is None:
+            oldest = local_date(self.m.clock.now_ts()) - timedelta(days=1)
+            for key in [k for k in self._frags if k[0] < oldest]:
+                del self._frags[key]
+            cache = self._frags[(tb.day, tb.pclass)] = {}
         out = []
         for r in rows:
             frag = cache.get(r)
@@ -335,8 +348,4 @@ class ApiState:
         return 200, {}, ('{"results":{"venues":[' + self._find_prefix[vi] + slots + "}]}}").encode()
 
 
-def _hms(minute: int) -> str:
-    return f"{minute // 60:02d}:{minute % 60:02d}:00"
-
-
-_HMS = [_hms(m) for m in range(1440)]
+_HMS = [hms(m) for m in range(1440)]

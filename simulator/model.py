@@ -1,7 +1,8 @@
 """The seeded market model: venues, lazily simulated slot trajectories, the virtual clock, ground truth.
 
-Owns what the simulator knows. simulator/api.py renders it in the provider's shape, simulator/server.py
-serves it over HTTP; tests and bench/sim_search.py drive a Market in-process (advance_to, search, truth_*).
+Owns what the simulator knows and imports no other simulator module. simulator/api.py renders a Market in
+the provider's shape (ProviderApi), simulator/server.py serves both over HTTP; tests and bench/sim_search.py
+drive them in-process (advance_to, materialize, truth_*).
 
 How a slot lives (all times virtual UTC, held as float epoch seconds inside):
 - Slot key = (venue_id, slot_date, slot_time, party_size class, table_type). A query for party size p is
@@ -28,7 +29,6 @@ How a slot lives (all times virtual UTC, held as float epoch seconds inside):
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import threading
@@ -216,6 +216,20 @@ def party_class(party_size: int) -> int | None:
     return None
 
 
+def hms(minute: int) -> str:
+    """Minute of day -> 'HH:MM:SS' (the provider's slot times; [:5] is 'HH:MM')."""
+    return f"{minute // 60:02d}:{minute % 60:02d}:00"
+
+
+def parse_hhmm(s: str) -> int:
+    """'HH:MM' -> minute of day; ValueError naming the value otherwise."""
+    parts = s.split(":") if isinstance(s, str) else []
+    if len(parts) != 2 or not all(p.isdigit() and len(p) == 2 for p in parts) \
+            or int(parts[0]) > 23 or int(parts[1]) > 59:
+        raise ValueError(f"time {s!r} is not HH:MM")
+    return int(parts[0]) * 60 + int(parts[1])
+
+
 @dataclass(frozen=True)
 class Venue:
     venue_id: int
@@ -301,7 +315,7 @@ def generate_venues(seed: int, n: int) -> list[Venue]:
             mean_open_offpeak_s=round(_log_uniform(rng, *ranges["mean_open_offpeak_s"]), 3),
             mean_booked_s=round(_log_uniform(rng, *ranges["mean_booked_s"]), 3),
             booking_window_days=rng.randint(7, 14) if tier_i < 2 else rng.randint(7, 30),
-            release_time=f"{rng.choice(RELEASE_TIMES_MIN) // 60:02d}:00",
+            release_time=hms(rng.choice(RELEASE_TIMES_MIN))[:5],
             cutoff_minutes=rng.choice(CUTOFFS_MIN), slot_interval_minutes=rng.choice((15, 30)),
             services=services, table_types=tuple(ttypes),
             party_sizes=(2, 4, 6) if rng.random() < 0.4 else (2, 4)))
@@ -358,7 +372,7 @@ class _Template:
         self.mean_open = np.where(self.prime, mo_p[self.venue], mo_o[self.venue]) if vi else np.zeros(0)
         self.mean_booked = np.array([v.mean_booked_s for v in venues])[self.venue] if vi else np.zeros(0)
         self.cutoff_s = np.array([v.cutoff_minutes * 60.0 for v in venues])[self.venue] if vi else np.zeros(0)
-        rel = np.array([int(v.release_time[:2]) * 60 for v in venues], dtype=np.int32)
+        rel = np.array([parse_hhmm(v.release_time) for v in venues], dtype=np.int32)
         win = np.array([v.booking_window_days for v in venues], dtype=np.int32)
         self.release_min = rel[self.venue] if vi else np.zeros(0, np.int32)
         self.window = win[self.venue] if vi else np.zeros(0, np.int32)
@@ -401,7 +415,6 @@ class _Table:
         self.is_release = np.zeros(n, dtype=bool)
         self.touched = np.zeros(n, dtype=bool)
         self.advanced_to = np.full(n, -np.inf)
-        self.fragments: dict[int, tuple[str, str]] = {}  # rendered JSON pieces per row (simulator/api.py)
         # truth log of closed open-intervals, appended in chunks
         self.log_rows: list[np.ndarray] = []
         self.log_opened: list[np.ndarray] = []
@@ -475,26 +488,16 @@ class _Table:
         return (self.log_rows[0], self.log_opened[0], self.log_closed[0], self.log_reason[0], self.log_release[0])
 
 
-def parse_hhmm(s: str) -> int:
-    """'HH:MM' -> minute of day; ValueError naming the value otherwise."""
-    parts = s.split(":") if isinstance(s, str) else []
-    if len(parts) != 2 or not all(p.isdigit() and len(p) == 2 for p in parts) \
-            or int(parts[0]) > 23 or int(parts[1]) > 59:
-        raise ValueError(f"time {s!r} is not HH:MM")
-    return int(parts[0]) * 60 + int(parts[1])
-
-
 class Market:
     """A seeded, deterministic reservation market with a virtual clock; thread-safe (one lock).
 
     ``Market(seed, n_venues, start, speed)``: ``start`` is the virtual UTC start (naive; default the
     current wall time to the minute), ``speed`` 0 = manual clock (only ``advance_to``/``advance`` move
-    it), K > 0 = K times wall time. ``search``/``find`` (the provider API, see simulator/api.py) and the
-    ``truth_*`` methods are what the server and tests use.
+    it), K > 0 = K times wall time. The ``truth_*`` methods are what the server and tests read; the
+    provider API over a Market is simulator/api.py's ProviderApi.
     """
 
-    def __init__(self, seed: int, n_venues: int = 400, start: datetime | None = None, speed: float = 0.0,
-                 cache_snapshots: bool = True) -> None:
+    def __init__(self, seed: int, n_venues: int = 400, start: datetime | None = None, speed: float = 0.0) -> None:
         if not isinstance(seed, int) or seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
         if not isinstance(n_venues, int) or n_venues < 1:
@@ -509,14 +512,10 @@ class Market:
         self.start_ts = to_ts(start)
         self.clock = VirtualClock(self.start_ts, speed)
         self.lock = threading.RLock()
-        self.cache_snapshots = cache_snapshots
         self._templates = {pc: _Template(self.venues, pc, seed) for pc in PARTY_CLASSES}
         self.activity = ActivityClock()
         self._tables: dict[tuple[date, int], _Table] = {}
         self.transitions_processed = 0
-        from simulator.api import ApiState  # local import: api renders this model
-
-        self.api = ApiState(self)
 
     # ---- clock ---------------------------------------------------------------------------------------
     @property
@@ -590,32 +589,14 @@ class Market:
             idx = np.nonzero(tb.touched)[0]
             self.advance_rows(tb, idx, t)
 
-    # ---- provider API ----------------------------------------------------------------------------------
-    def search(self, body: Any) -> tuple[int, dict[str, str], dict[str, Any]]:
-        """POST /3/venuesearch/search: (status, headers, payload). Bad bodies -> 400 with a message."""
-        status, headers, raw = self.api.search(body)
-        return status, headers, json.loads(raw)
-
-    def search_raw(self, body: Any) -> tuple[int, dict[str, str], bytes]:
-        """As search(), with the payload as the exact JSON bytes the server sends."""
-        return self.api.search(body)
-
-    def find(self, params: dict[str, str]) -> tuple[int, dict[str, str], dict[str, Any]]:
-        """GET /4/find (query parameters as strings): (status, headers, payload)."""
-        status, headers, raw = self.api.find(params)
-        return status, headers, json.loads(raw)
-
-    def find_raw(self, params: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
-        return self.api.find(params)
-
     # ---- ground truth ----------------------------------------------------------------------------------
     def venues_truth(self) -> list[dict[str, Any]]:
         """Every venue with its true parameters (means in seconds at weekday, lead and activity factor 1)."""
         out = []
         for v in self.venues:
             d = asdict(v)
-            d["services"] = [{"name": SERVICES[s][1], "start": f"{SERVICES[s][2] // 60:02d}:{SERVICES[s][2] % 60:02d}",
-                              "end": f"{SERVICES[s][3] // 60:02d}:{SERVICES[s][3] % 60:02d}"} for s in v.services]
+            d["services"] = [{"name": SERVICES[s][1], "start": hms(SERVICES[s][2])[:5], "end": hms(SERVICES[s][3])[:5]}
+                             for s in v.services]
             d["table_types"] = list(v.table_types)
             d["party_sizes"] = list(v.party_sizes)
             d["drops_per_booked_day_base"] = round(86400.0 / v.mean_booked_s, 6)
@@ -707,7 +688,7 @@ class Market:
         opened = _to_datetimes(f["opened"][order])
         closed = _to_datetimes(f["closed"][order])
         days = {o: date.fromordinal(int(o)).isoformat() for o in np.unique(f["slot_date"])}
-        times = [f"{m // 60:02d}:{m % 60:02d}:00" for m in range(1440)]
+        times = [hms(m) for m in range(1440)]
         return [{"venue_id": v, "slot_date": days[d], "slot_time": times[m], "party_size": p,
                  "table_type": TABLE_TYPES[t], "opened_at": o, "closed_at": c, "reason": REASONS[r],
                  "is_release": bool(rl)}

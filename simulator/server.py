@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
+from simulator.api import ProviderApi
 from simulator.faults import FaultError, FaultPlan, FaultRule, rule_from_dict
 from simulator.model import Market
 
@@ -57,6 +58,7 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, addr: tuple[str, int], market: Market, api_key: str, faults: FaultPlan) -> None:
         super().__init__(addr, _Handler)
         self.market = market
+        self.api = ProviderApi(market)
         self.api_key = api_key
         self.faults = faults
         self.counter_lock = threading.Lock()
@@ -156,7 +158,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _provider_response(self, kind: str, params: dict[str, str], body: bytes, n: int
                            ) -> tuple[int, dict[str, str], bytes, str, FaultRule | None]:
-        srv, m = self.server, self.server.market
+        srv = self.server
         match = _AUTH_RE.match(self.headers.get("Authorization", ""))
         if not match or match.group(1) != srv.api_key:
             return 419, {}, _dumps({"status": 419, "message": "Unauthorized"}), "application/json", None
@@ -190,9 +192,9 @@ class _Handler(BaseHTTPRequestHandler):
             if fk == "missing_page" and fault.mode == "404":
                 return 404, {}, _dumps({"status": 404, "message": "Not Found"}), "application/json", fault
         if kind == "search":
-            status, headers, raw = m.search_raw(parsed)
+            status, headers, raw = srv.api.search(parsed)
         else:
-            status, headers, raw = m.find_raw(params)
+            status, headers, raw = srv.api.find(params)
         if fault is None or status != 200 or fk == "slow":
             return status, headers, raw, "application/json", fault
         if fk == "malformed":

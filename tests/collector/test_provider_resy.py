@@ -27,6 +27,7 @@ from collector.providers import make_provider, resy
 from collector.providers.base import LazySlots, Outcome, PollResult, SlotKey, VenueInfo
 from collector.providers.resy import ResyProvider
 from collector.settings import Settings
+from simulator.api import ProviderApi
 from simulator.model import Market
 from tests.collector.provider_fakes import DAY, FIXTURE, WALL, FakeClock
 
@@ -464,13 +465,13 @@ def test_typed_and_plain_parsers_agree_on_the_recorded_payload_and_its_drifts() 
 
 def test_typed_and_plain_parsers_agree_on_a_simulated_market() -> None:
     """Every page of a 600-venue poll from the bundled market (~8 pages, real field mix), both ways."""
-    market = Market(5, 600, start=datetime(2026, 11, 24, 21, 0), speed=0)
+    api = ProviderApi(Market(5, 600, start=datetime(2026, 11, 24, 21, 0), speed=0))
     pages: dict[int, bytes] = {}
 
     def handler(request: httpx.Request) -> httpx.Response:
         p = json.loads(request.content)["page"]
         if p not in pages:
-            status, _h, raw = market.search_raw(json.loads(request.content))
+            status, _h, raw = api.search(json.loads(request.content))
             assert status == 200
             pages[p] = raw
         return httpx.Response(200, content=pages[p])

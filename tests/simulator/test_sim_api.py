@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx
 from sim_helpers import AUTH, DAY, START, poll_all, search_body
 
+import simulator.model
 from simulator.model import Market
 from simulator.server import start_server
 
@@ -208,3 +211,11 @@ def test_concurrent_polls_of_different_buckets_match_sequential_ones(server: Any
         together = list(ex.map(one, buckets))
     alone = [one(b) for b in buckets]
     assert together == alone and all(together)
+
+
+def test_the_model_imports_no_other_simulator_module() -> None:
+    """simulator/api.py renders the model; the model knows nothing of it (no import cycle)."""
+    tree = ast.parse(Path(simulator.model.__file__).read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert not {m for m in imported if m == "simulator" or m.startswith("simulator.")}, imported

@@ -10,6 +10,7 @@ import httpx
 import numpy as np
 from sim_helpers import START, poll_all
 
+from simulator.api import ProviderApi
 from simulator.model import TZ, Market, local_to_ts, to_ts
 
 TODAY = "2026-11-23"
@@ -111,17 +112,18 @@ def test_truth_does_not_depend_on_what_was_asked_or_when() -> None:
     day = date(2026, 11, 26)
     end = START + timedelta(hours=30)
     a = Market(9, n_venues=80, start=START)
+    api_a = ProviderApi(a)
     t = START
     while t < end:  # A polls often, several buckets, in one order, and ends exactly at `end`
         for tf in ("15:00", "19:00"):
-            a.search({"availability": True, "page": 1, "per_page": 75,
+            api_a.search({"availability": True, "page": 1, "per_page": 75,
                       "slot_filter": {"day": day.isoformat(), "party_size": 2, "time_filter": tf}})
-        a.find({"day": day.isoformat(), "party_size": "2", "venue_id": str(a.venues[1].venue_id)})
+        api_a.find({"day": day.isoformat(), "party_size": "2", "venue_id": str(a.venues[1].venue_id)})
         t = min(end, t + timedelta(minutes=7))
         a.advance_to(t)
     b = Market(9, n_venues=80, start=START)  # B only asks once, at the end
     b.advance_to(end)
-    b.search({"availability": False, "slot_filter": {"day": day.isoformat(), "party_size": 2, "time_filter": "19:00"}})
+    ProviderApi(b).search({"availability": False, "slot_filter": {"day": day.isoformat(), "party_size": 2, "time_filter": "19:00"}})
     ta, tb = _truth_19(a, day), _truth_19(b, day)
     assert len(ta) > 100
     assert ta == tb
