@@ -41,6 +41,7 @@ DEFAULT_PER_PAGE = 20
 SNAPSHOT_REUSE_WALL_S = 10.0
 MAX_SNAPSHOTS = 512
 TIME_FILTER_HALF_WIDTH_MIN = 60
+DEFAULT_RADIUS_M = 35420.0
 _TOKEN_MUL = 0xA24BAED4963EE407
 
 Response = tuple[int, dict[str, str], bytes]
@@ -68,8 +69,11 @@ class _Snapshot:
 
 
 def _int_field(obj: dict[str, Any], name: str, default: int | None, lo: int, hi: int | None = None,
-               where: str = "") -> int:
+               where: str = "", text: bool = False) -> int:
+    """An integer field; with text=True also its decimal text (query strings and forms carry text)."""
     v = obj.get(name, default)
+    if text and isinstance(v, str) and v.strip().lstrip("-").isdigit():
+        v = int(v)
     if v is None or isinstance(v, bool) or not isinstance(v, int):
         raise BadRequest(f"{where}{name} must be an integer, got {v!r}")
     if v < lo or (hi is not None and v > hi):
@@ -103,8 +107,10 @@ class ProviderApi:
         self._frags: dict[tuple[date, int], dict[int, tuple[str, str]]] = {}
         vs = market.venues
         self._vid = np.array([v.venue_id for v in vs], dtype=np.int64)
-        self._lat = np.radians([v.lat for v in vs])
-        self._lon = np.radians([v.lon for v in vs])
+        self._lat_deg = np.array([v.lat for v in vs])
+        self._lon_deg = np.array([v.lon for v in vs])
+        self._lat = np.radians(self._lat_deg)
+        self._lon = np.radians(self._lon_deg)
         self._names = [f"{v.name} {v.neighborhood} {v.cuisine}".lower() for v in vs]
         # Hits are written as JSON text directly (json.dumps of several hundred nested hits per poll
         # cost more than the whole simulation); static parts are encoded once here.
@@ -134,19 +140,9 @@ class ProviderApi:
             key.append(("ids", tuple(sorted(set(ids)))))
         geo = body.get("geo")
         if geo is not None and vf is None:
-            if not isinstance(geo, dict):
-                raise BadRequest("geo must be an object {latitude, longitude, radius}")
-            try:
-                lat, lon = float(geo["latitude"]), float(geo["longitude"])
-                radius = float(geo.get("radius", 35420))
-            except (KeyError, TypeError, ValueError):
-                raise BadRequest("geo needs numeric latitude, longitude and radius (metres)") from None
-            la, lo = math.radians(lat), math.radians(lon)
-            h = np.sin((self._lat - la) / 2) ** 2 + math.cos(la) * np.cos(self._lat) * np.sin((self._lon - lo) / 2) ** 2
-            dist = 2 * 6371000.0 * np.arcsin(np.sqrt(h))
-            gm = dist <= radius
+            gm, gkey = self._geo_mask(geo)
             mask = gm if mask is None else mask & gm
-            key.append(("geo", round(lat, 6), round(lon, 6), round(radius, 1)))
+            key.append(gkey)
         q = body.get("query", "")
         if q is None:
             q = ""
@@ -159,6 +155,28 @@ class ProviderApi:
             key.append(("q", q))
         return mask, tuple(key)
 
+    def _geo_mask(self, geo: Any) -> tuple[np.ndarray, tuple[Any, ...]]:
+        """Venues inside `geo`: {"bounding_box": [lat1, lon1, lat2, lon2]} (two corners) or
+        {"latitude", "longitude", "radius" (metres, default 35420)}."""
+        if not isinstance(geo, dict):
+            raise BadRequest("geo must be an object {latitude, longitude[, radius]} or {bounding_box}")
+        if "bounding_box" in geo:
+            box = geo["bounding_box"]
+            if not isinstance(box, list) or len(box) != 4 or not all(_is_number(x) for x in box):
+                raise BadRequest(f"geo.bounding_box must be [lat1, lon1, lat2, lon2] (numbers), got {box!r}")
+            la1, lo1, la2, lo2 = (float(x) for x in box)
+            inside = (self._lat_deg >= min(la1, la2)) & (self._lat_deg <= max(la1, la2)) \
+                & (self._lon_deg >= min(lo1, lo2)) & (self._lon_deg <= max(lo1, lo2))
+            return inside, ("box", la1, lo1, la2, lo2)
+        lat, lon = _number(geo, "latitude", None, "geo."), _number(geo, "longitude", None, "geo.")
+        radius = _number(geo, "radius", DEFAULT_RADIUS_M, "geo.")
+        return self._near(lat, lon, radius), ("geo", round(lat, 6), round(lon, 6), round(radius, 1))
+
+    def _near(self, lat: float, lon: float, radius: float) -> np.ndarray:
+        la, lo = math.radians(lat), math.radians(lon)
+        h = np.sin((self._lat - la) / 2) ** 2 + math.cos(la) * np.cos(self._lat) * np.sin((self._lon - lo) / 2) ** 2
+        return 2 * 6371000.0 * np.arcsin(np.sqrt(h)) <= radius
+
     # ---- POST /3/venuesearch/search ------------------------------------------------------------------
     def search(self, body: Any) -> Response:
         try:
@@ -170,11 +188,12 @@ class ProviderApi:
         if not isinstance(body, dict):
             raise BadRequest("request body must be a JSON object")
         sf = body.get("slot_filter")
-        if not isinstance(sf, dict):
-            raise BadRequest("slot_filter must be an object {day, party_size, time_filter}")
-        day = _parse_day(sf.get("day"))
-        party = _int_field(sf, "party_size", None, 1, 20, "slot_filter.")
-        tf = sf.get("time_filter")
+        if sf is not None and not isinstance(sf, dict):
+            raise BadRequest("slot_filter must be an object {day, party_size[, time_filter]}")
+        # without a slot filter a search finds venues only: every match, no slots
+        day = None if sf is None else _parse_day(sf.get("day"))
+        party = None if sf is None else _int_field(sf, "party_size", None, 1, 20, "slot_filter.")
+        tf = None if sf is None else sf.get("time_filter")
         if tf is not None:
             try:
                 tf_min = parse_hhmm(tf)
@@ -185,10 +204,11 @@ class ProviderApi:
         avail = body.get("availability", False)
         if not isinstance(avail, bool):
             raise BadRequest(f"availability must be true or false, got {avail!r}")
+        avail = avail and sf is not None
         mask, vkey = self._venue_mask(body)
         lo = None if tf is None else tf_min - TIME_FILTER_HALF_WIDTH_MIN
         hi = None if tf is None else tf_min + TIME_FILTER_HALF_WIDTH_MIN
-        pc = party_class(party)
+        pc = None if party is None else party_class(party)
         key = (day, pc, lo, hi, avail, vkey)
         m = self.m
         with m.lock:
@@ -209,8 +229,8 @@ class ProviderApi:
                         self._snaps.pop(next(iter(self._snaps)))
             n = len(snap.hits)
             chunk = snap.hits[(page - 1) * per_page: page * per_page]
-            hits = self._render_hits(snap, chunk, day, pc)
-        query = _dumps({"day": day.isoformat(), "party_size": party, "time_filter": tf})
+            hits = self._render_hits(snap, chunk)
+        query = _dumps({"day": None if day is None else day.isoformat(), "party_size": party, "time_filter": tf})
         payload = (f'{{"search":{{"hits":[{hits}],"nbHits":{n},"nbPages":{math.ceil(n / per_page)},'
                    f'"page":{page},"hitsPerPage":{per_page}}},"query":{query}}}')
         return 200, {}, payload.encode()
@@ -220,13 +240,13 @@ class ProviderApi:
         today = local_date(t)
         return today - timedelta(days=1) <= day <= today + timedelta(days=31)
 
-    def _snapshot(self, day: date, pc: int | None, lo: int | None, hi: int | None, avail: bool,
+    def _snapshot(self, day: date | None, pc: int | None, lo: int | None, hi: int | None, avail: bool,
                   mask: np.ndarray | None, t: float, poll_no: int) -> _Snapshot:
         m = self.m
         groups: list[tuple[int, int, np.ndarray]] = []
         tb = None
         counts = np.zeros(len(m.venues), dtype=np.int64)
-        if pc is not None and self._bookable_day(day, t):
+        if day is not None and pc is not None and self._bookable_day(day, t):
             tb = m.table(day, pc)
             a, b = m.window_slice(tb, lo, hi)
             idx = np.arange(a, b)
@@ -286,66 +306,74 @@ class ProviderApi:
                 f'"payment":{self._payment[vi]}}}')
         return pre, post
 
-    def _render_hits(self, snap: _Snapshot, chunk: list[tuple[int, np.ndarray]], day: date,
-                     pc: int | None) -> str:
-        """The hits of one page as JSON text; booking tokens derive from (slot key, poll number)."""
-        tb = snap.table
-        if tb is None or not chunk:
-            return ",".join(self._prefix[vi] + "[]" + self._suffix[vi] for vi, _ in chunk)
-        rows = np.concatenate([r for _, r in chunk])
-        salt = np.uint64((snap.poll_no * _TOKEN_MUL) & 0xFFFFFFFFFFFFFFFF)
-        suffix = (mix64(tb.key[rows] ^ salt) & np.uint64(0xFFFF)).tolist()
-        frags = self._fragments(tb, rows.tolist())
-        parts = []
-        i = 0
-        for vi, r in chunk:
-            k = r.size
-            slots = ",".join(f"{pre}{suf:04x}{post}" for (pre, post), suf in zip(frags[i:i + k], suffix[i:i + k],
-                                                                                 strict=True))
-            i += k
-            parts.append(f"{self._prefix[vi]}[{slots}]{self._suffix[vi]}")
-        return ",".join(parts)
+    def _render_hits(self, snap: _Snapshot, chunk: list[tuple[int, np.ndarray]]) -> str:
+        """The hits of one page as JSON text."""
+        return ",".join(self._prefix[vi] + self._slots(snap.table, rows, snap.poll_no) + self._suffix[vi]
+                        for vi, rows in chunk)
 
-    def _slots(self, tb: _Table, rows: np.ndarray, poll_no: int) -> str:
-        if rows.size == 0:
+    def _slots(self, tb: _Table | None, rows: np.ndarray, poll_no: int) -> str:
+        """Slots as a JSON list; booking tokens derive from (slot key, poll number)."""
+        if tb is None or rows.size == 0:
             return "[]"
         salt = np.uint64((poll_no * _TOKEN_MUL) & 0xFFFFFFFFFFFFFFFF)
         suffix = (mix64(tb.key[rows] ^ salt) & np.uint64(0xFFFF)).tolist()
         frags = self._fragments(tb, rows.tolist())
         return "[" + ",".join(f"{pre}{suf:04x}{post}" for (pre, post), suf in zip(frags, suffix, strict=True)) + "]"
 
-    # ---- GET /4/find -----------------------------------------------------------------------------------
-    def find(self, params: dict[str, str]) -> Response:
+    # ---- GET or POST /4/find -----------------------------------------------------------------------------
+    def find(self, fields: dict[str, Any]) -> Response:
+        """/4/find from its fields (query string, JSON body or form, as strings or numbers): one venue's
+        slots with venue_id, else every venue near lat/long with an open slot."""
         try:
-            return self._find(params)
+            return self._find(fields)
         except BadRequest as e:
             return bad_request(str(e))
 
-    def _find(self, params: dict[str, str]) -> Response:
-        day = _parse_day(params.get("day"), "day")
-        try:
-            party = int(params.get("party_size", ""))
-            vid = int(params.get("venue_id", ""))
-        except ValueError:
-            raise BadRequest("party_size and venue_id must be integers") from None
-        if not 1 <= party <= 20:
-            raise BadRequest(f"party_size must be between 1 and 20, got {party}")
+    def _find(self, fields: dict[str, Any]) -> Response:
+        day = _parse_day(fields.get("day"), "day")
+        party = _int_field(fields, "party_size", None, 1, 20, text=True)
         m = self.m
-        vi = m.venue_index.get(vid)
-        if vi is None:
-            return 200, {}, b'{"results":{"venues":[]}}'
+        if fields.get("venue_id") is not None:
+            vi = m.venue_index.get(_int_field(fields, "venue_id", None, 0, text=True))
+            candidates = [] if vi is None else [vi]
+        else:  # lat/long alone: the venues around that point (none around the 0, 0 some clients send)
+            near = self._near(_number(fields, "lat", None), _number(fields, "long", None), DEFAULT_RADIUS_M)
+            candidates = np.nonzero(near)[0].tolist()
         pc = party_class(party)
+        found: list[tuple[int, int, str]] = []
         with m.lock:
             t = m.clock.now_ts()
             self.poll_no += 1
-            slots = "[]"
-            if pc is not None and self._bookable_day(day, t):
-                tb = m.table(day, pc)
-                idx = np.nonzero(tb.tpl.venue == vi)[0]
-                m.advance_rows(tb, idx, t)
-                rows = idx[tb.state[idx] == OPEN]
-                slots = self._slots(tb, rows, self.poll_no)
-        return 200, {}, ('{"results":{"venues":[' + self._find_prefix[vi] + slots + "}]}}").encode()
+            tb = m.table(day, pc) if pc is not None and self._bookable_day(day, t) else None
+            for vi in candidates:
+                rows = np.zeros(0, dtype=np.int64)
+                if tb is not None:
+                    idx = np.nonzero(tb.tpl.venue == vi)[0]
+                    m.advance_rows(tb, idx, t)
+                    rows = idx[tb.state[idx] == OPEN]
+                if rows.size or len(candidates) == 1:
+                    found.append((-rows.size, int(self._vid[vi]), self._find_prefix[vi]
+                                  + self._slots(tb, rows, self.poll_no) + "}"))
+        venues = ",".join(text for _, _, text in sorted(found))
+        query = _dumps({"day": day.isoformat(), "party_size": party, "time_filter": None})
+        return 200, {}, f'{{"results":{{"venues":[{venues}]}},"query":{query}}}'.encode()
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _number(obj: dict[str, Any], name: str, default: float | None, where: str = "") -> float:
+    """A numeric field sent as a JSON number or a numeric string (query strings, forms)."""
+    v = obj.get(name, default)
+    if isinstance(v, str):
+        try:
+            v = float(v)
+        except ValueError:
+            pass
+    if not isinstance(v, int | float) or isinstance(v, bool) or not math.isfinite(v):
+        raise BadRequest(f"{where}{name} must be a number, got {v!r}")
+    return float(v)
 
 
 _HMS = [hms(m) for m in range(1440)]

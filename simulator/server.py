@@ -27,6 +27,7 @@ from simulator.faults import FaultError, FaultPlan, FaultRule, rule_from_dict
 from simulator.model import Market
 
 DEFAULT_API_KEY = "tablepulse-sim-key"
+PROVIDER_ROUTES = (("POST", "/3/venuesearch/search"), ("GET", "/4/find"), ("POST", "/4/find"))
 MAX_BODY = 1 << 20
 _AUTH_RE = re.compile(r'^\s*ResyAPI\s+api_key\s*=\s*"?([^"\s]*)"?\s*$')
 CHALLENGE_HTML = (b"<!DOCTYPE html><html><head><title>Just a moment...</title></head><body>"
@@ -129,7 +130,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if url.path.startswith("/_sim/"):
                 self._admin(method, url.path, params, body)
-            elif (method, url.path) in (("POST", "/3/venuesearch/search"), ("GET", "/4/find")):
+            elif (method, url.path) in PROVIDER_ROUTES:
                 self._provider(method, url.path, params, body)
             else:
                 self._json(404, {"status": 404, "message": f"no route {method} {url.path}"})
@@ -144,7 +145,7 @@ class _Handler(BaseHTTPRequestHandler):
         wall = time.time()
         virtual = m.now().isoformat()
         kind = "search" if path.startswith("/3/") else "find"
-        status, headers, raw, ctype, fault = self._provider_response(kind, params, body, n)
+        status, headers, raw, ctype, fault = self._provider_response(kind, method, params, body, n)
         entry = {"request_no": n, "wall_time": wall, "virtual_time": virtual, "method": method, "path": path,
                  "status": status, "fault": fault.kind if fault else None}
         with srv.counter_lock:
@@ -156,22 +157,46 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(fault.delay)
         self._send(status, raw, ctype, headers)
 
-    def _provider_response(self, kind: str, params: dict[str, str], body: bytes, n: int
+    def _request_fields(self, kind: str, method: str, params: dict[str, str], body: bytes) -> Any:
+        """What the client asked, in each form public clients send (docs/provider-api.md, request forms):
+        a JSON body, a form body (search: the JSON in its `struct_data` field), or (find) the query string,
+        which a POST's body fields extend. ValueError says what could not be read."""
+        ctype = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if method == "GET":
+            return params
+        try:
+            text = body.decode()
+            if ctype == "application/x-www-form-urlencoded":
+                form = {k: v[-1] for k, v in parse_qs(text).items()}
+                if kind == "search":
+                    if "struct_data" not in form:
+                        raise ValueError("a form-encoded search carries its JSON body in the struct_data field")
+                    return json.loads(form["struct_data"])
+                return {**params, **form}
+            parsed = json.loads(text or "null")
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ValueError(f"request body is not valid JSON: {e}") from None
+        if kind == "find":
+            if parsed is None:
+                return params
+            if not isinstance(parsed, dict):
+                raise ValueError("request body must be a JSON object")
+            return {**params, **parsed}
+        return parsed
+
+    def _provider_response(self, kind: str, method: str, params: dict[str, str], body: bytes, n: int
                            ) -> tuple[int, dict[str, str], bytes, str, FaultRule | None]:
         srv = self.server
         match = _AUTH_RE.match(self.headers.get("Authorization", ""))
         if not match or match.group(1) != srv.api_key:
             return 419, {}, _dumps({"status": 419, "message": "Unauthorized"}), "application/json", None
-        parsed: Any = None
+        try:
+            parsed = self._request_fields(kind, method, params, body)
+        except ValueError as e:
+            return 400, {}, _dumps({"status": 400, "message": str(e)}), "application/json", None
         page = 1
-        if kind == "search":
-            try:
-                parsed = json.loads(body or b"null")
-            except (UnicodeDecodeError, json.JSONDecodeError) as e:
-                return 400, {}, _dumps({"status": 400, "message": f"request body is not valid JSON: {e}"}), \
-                    "application/json", None
-            if isinstance(parsed, dict) and isinstance(parsed.get("page"), int):
-                page = parsed["page"]
+        if kind == "search" and isinstance(parsed, dict) and isinstance(parsed.get("page"), int):
+            page = parsed["page"]
         fault = srv.faults.decide(n, kind, page)
         fk = fault.kind if fault else None
         if fault is not None:
@@ -194,7 +219,7 @@ class _Handler(BaseHTTPRequestHandler):
         if kind == "search":
             status, headers, raw = srv.api.search(parsed)
         else:
-            status, headers, raw = srv.api.find(params)
+            status, headers, raw = srv.api.find(parsed)
         if fault is None or status != 200 or fk == "slow":
             return status, headers, raw, "application/json", fault
         if fk == "malformed":

@@ -73,7 +73,8 @@ def test_find_shape(client: httpx.Client, market: Market) -> None:
     for slot in walk(venue, "slots"):
         check_slot(slot, DAY)
     unknown = client.get("/4/find", params={"day": DAY, "party_size": 2, "venue_id": 1, "lat": 0, "long": 0})
-    assert unknown.json() == {"results": {"venues": []}}
+    assert unknown.json() == {"results": {"venues": []},
+                              "query": {"day": DAY, "party_size": 2, "time_filter": None}}
 
 
 def test_auth_missing_or_wrong_key_is_419(server: Any) -> None:
@@ -126,7 +127,9 @@ def test_bad_bodies_get_400_naming_the_problem(client: httpx.Client) -> None:
     cases = [
         (b"{not json", "not valid JSON"),
         (b"[]", "JSON object"),
-        (b'{"page": 1}', "slot_filter"),
+        (b'{"slot_filter": "2026-11-25"}', "slot_filter"),
+        (b'{"geo": {"bounding_box": [40.7, -74.0, 40.8]}}', "geo.bounding_box"),
+        (b'{"geo": {"latitude": "north", "longitude": -74.0}}', "geo.latitude"),
         (b'{"slot_filter": {"day": "25/11/2026", "party_size": 2}}', "slot_filter.day"),
         (b'{"slot_filter": {"day": "2026-11-25", "party_size": "2"}}', "slot_filter.party_size"),
         (b'{"slot_filter": {"day": "2026-11-25", "party_size": 2, "time_filter": "7pm"}}', "time_filter"),
@@ -139,6 +142,14 @@ def test_bad_bodies_get_400_naming_the_problem(client: httpx.Client) -> None:
         assert needle in r.json()["message"], (body, r.json())
     r = client.get("/4/find", params={"day": "x", "party_size": 2, "venue_id": 1})
     assert r.status_code == 400 and "day" in r.json()["message"]
+    for body, needle in ((b'{"day": "2026-11-25", "party_size": "two", "venue_id": 1}', "party_size"),
+                         (b'{"day": "2026-11-25", "party_size": 2}', "lat"),
+                         (b'["2026-11-25"]', "JSON object"), (b"{", "not valid JSON")):
+        r = client.post("/4/find", content=body, headers={"Content-Type": "application/json"})
+        assert r.status_code == 400 and needle in r.json()["message"], (body, r.json())
+    r = client.post("/3/venuesearch/search", content=b"query=x",
+                    headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 400 and "struct_data" in r.json()["message"]
 
 
 def test_venue_filter_restricts_hits(client: httpx.Client, market: Market) -> None:
