@@ -16,15 +16,15 @@ import socket
 import subprocess
 import sys
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 
-from collector.buckets import local_today, to_local
+from collector.buckets import BucketSpec, local_today, to_local
 from collector.clock import ManualClock, utcnow
 from collector.settings import SETTINGS_FIELDS, Settings
 
@@ -120,28 +120,58 @@ def progress_bar(label: str) -> Callable[[float, str], None]:
     return show
 
 
-def history_plan(s: Settings, start: datetime, end: datetime) -> list[datetime]:
-    """The instants of history rounds: every history_poll_interval_s, and the end itself."""
+FAR_EVERY = 12     # each later date's bucket is polled every 12th coarse round (12 h at the default 1 h)
+FINE_DAYS = 1.0    # over the last day of history...
+FINE_ROUNDS = 10   # ...each coarse round starts a burst of this many rounds at the live cadence
+
+
+@dataclass(frozen=True)
+class HistoryRound:
+    at: datetime
+    far_phase: int | None   # later dates' buckets of this phase too (coarse rounds); None: near dates only
+
+
+def far_phase(spec: BucketSpec) -> int:
+    """Which coarse rounds poll a later-date bucket: spread over the 12 phases, so each hour of the day
+    polls some of them and their drops are not all stamped at the same two hours."""
+    return zlib.crc32(f"{spec.bucket_id}/{spec.party_size}".encode()) % FAR_EVERY
+
+
+def history_plan(s: Settings, start: datetime, end: datetime, fine_days: float = FINE_DAYS,
+                 fine_rounds: int = FINE_ROUNDS) -> list[HistoryRound]:
+    """The rounds that build history, in time order; the last one is at end.
+
+    Coarse, from start: a round every history_poll_interval_s for today's and tomorrow's buckets
+    (where cancellations and expiries happen) and one FAR_EVERY-th of the later dates' buckets in turn.
+    Fine, over the last `fine_days`: each coarse round is followed by `fine_rounds - 1` rounds of
+    today's and tomorrow's buckets at the live cadence (bucket_cooldown_s). A table that opens in such
+    a burst is timed to the live cadence instead of the hour, so fast-closing venues get resolved
+    durations; a burst every hour, round the clock, samples every hour of the day alike, so drops by
+    hour keep the market's shape.
+    """
     step = timedelta(seconds=s.history_poll_interval_s)
-    out, t = [], start
+    fine = timedelta(seconds=s.bucket_cooldown_s)
+    fine_from = end - timedelta(days=fine_days)
+    rounds: dict[datetime, int | None] = {}
+    t, i = start, 0
     while t < end:
-        out.append(t)
-        t += step
-    out.append(end)
-    return out
-
-
-FAR_EVERY = 12   # buckets beyond tomorrow are polled every 12th history round (12 h at the default 1 h)
+        rounds[t] = i % FAR_EVERY
+        if t >= fine_from:
+            for k in range(1, fine_rounds):
+                if t + k * fine < min(end, t + step):
+                    rounds.setdefault(t + k * fine, None)
+        t, i = t + step, i + 1
+    rounds.setdefault(end, None)
+    return [HistoryRound(at, phase) for at, phase in sorted(rounds.items())]
 
 
 def build_history(s: Settings, sim_url: str, start: datetime, end: datetime,
-                  progress: Callable[[float, str], None] | None = None) -> dict[str, int]:
+                  progress: Callable[[float, str], None] | None = None, fine_days: float = FINE_DAYS,
+                  fine_rounds: int = FINE_ROUNDS) -> dict[str, int]:
     """Fast-forward the simulator from start to end through the live code path (provider HTTP ->
-    parse -> diff -> store), then run the nightly job at each local day boundary.
-
-    Cadence: today's and tomorrow's buckets (where cancellations and expiries happen) every
-    history_poll_interval_s; later dates every FAR_EVERY rounds. Durations recorded this way are
-    interval-censored by that cadence, and their bounds say so (DESIGN: store both bounds)."""
+    parse -> diff -> store) on the rounds of history_plan, then run the nightly job at each local
+    day boundary. Durations are interval-censored by the cadence of the rounds that saw them, and
+    their bounds say so (DESIGN: store both bounds)."""
     from collector.nightly import run_nightly
     from collector.poller import Poller
     from collector.providers import make_provider
@@ -153,12 +183,16 @@ def build_history(s: Settings, sim_url: str, start: datetime, end: datetime,
     provider = make_provider(s.replace(upstream_url=sim_url, rate_limit_per_s=1000.0))
     poller = Poller(store, provider, s, clock)
     sched = Scheduler(store, poller, s, clock)
-    steps = history_plan(s, start, end)
+    plan = history_plan(s, start, end, fine_days, fine_rounds)
+    # progress by the buckets each round polls: a far round covers the whole window, a near one two days
+    weights = [1.0 + (s.window_days - 2) / (2 * FAR_EVERY) if r.far_phase is not None else 1.0 for r in plan]
+    total, done = sum(weights), 0.0
     stats = {"rounds": 0, "polls": 0, "trusted": 0, "new_drops": 0, "closed": 0, "nightly_days": 0}
     day = local_today(start, s.timezone)
     try:
         with httpx.Client(base_url=sim_url, timeout=60) as admin:
-            for i, t in enumerate(steps):
+            for i, rnd in enumerate(plan):
+                t = rnd.at
                 admin.post("/_sim/advance", json={"to": t.isoformat()}).raise_for_status()
                 clock.set(t)
                 today = local_today(t, s.timezone)
@@ -166,19 +200,18 @@ def build_history(s: Settings, sim_url: str, start: datetime, end: datetime,
                     run_nightly(store, day, s, t)
                     stats["nightly_days"] += 1
                     day += timedelta(days=1)
-                near_until = today + timedelta(days=1)
-                keep: Callable[[Any], bool] | None = None
-                if i % FAR_EVERY:
-                    def keep(b: Any, until: date = near_until) -> bool:
-                        return bool(b.bucket_date <= until)
+                def keep(b: BucketSpec, until: date = today + timedelta(days=1),
+                         phase: int | None = rnd.far_phase) -> bool:
+                    return b.bucket_date <= until or far_phase(b) == phase
                 res = sched.poll_round(keep)
                 stats["rounds"] += 1
                 stats["polls"] += len(res)
                 stats["trusted"] += sum(r.trusted for r in res)
                 stats["new_drops"] += sum(r.n_new_drop for r in res)
                 stats["closed"] += sum(r.n_closed for r in res)
+                done += weights[i]
                 if progress:
-                    progress((i + 1) / len(steps), f"{to_local(t, s.timezone):%a %d %b %H:%M}  drops {stats['new_drops']}")
+                    progress(done / total, f"{to_local(t, s.timezone):%a %d %b %H:%M}  drops {stats['new_drops']}")
     finally:
         sched.drain()
         provider.close()
