@@ -41,7 +41,7 @@ class Scripted:
     def __init__(self):
         self.queue = []
 
-    def search(self, day, time_slot, party_size):
+    def search(self, day, time_slot, party_size, now=None):
         return self.queue.pop(0)
 
     def find(self, day, party_size, venue_id):
@@ -110,12 +110,27 @@ def test_suspicious_collapse_is_held_until_confirmed(rig):
     s = step(many)                                    # not confirmed: it was a blip
     assert s.trusted and s.n_closed == 0 and s.n_new_drop == 0
     s = step([key(1)])
-    assert not s.trusted                              # a burst of empty answers spans quick polls
-    s = step([key(1)], gap=60)
-    assert not s.trusted                              # 90 s after the last trusted poll: still held
-    s = step([key(1)], gap=300)                       # persisted past collapse_confirm_s: believed
+    assert not s.trusted                              # a new streak of agreeing answers starts
+    for _ in range(4):
+        s = step([key(1)], gap=60)
+        assert not s.trusted                          # they span 60 ... 240 s of collapse_confirm_s
+    s = step([key(1)], gap=60)                        # answers spanning 300 s agree: believed
     assert s.trusted and s.n_closed == 5
     assert "confirmed" in s.detail
+
+
+def test_silence_between_agreeing_answers_does_not_confirm_a_collapse(rig):
+    """Two agreeing answers 300 s apart with only errors between: the outage vouches for nothing,
+    so the streak starts again from the later answer."""
+    store, _poller, step, _ = rig
+    many = [key(v) for v in range(1, 7)]
+    step(many)
+    assert not step([key(1)]).trusted
+    for _ in range(9):
+        assert not step([], Outcome.SERVER_ERROR).trusted
+    s = step([key(1)])                                # 300 s after the first: no agreeing answer between
+    assert (s.trusted, s.outcome) == (False, "suspicious_collapse")
+    assert q(store, "SELECT count(*) FROM open_slots")[0][0] == 6
 
 
 def test_expiry_is_not_a_close(rig):
