@@ -359,7 +359,7 @@ class ResyProvider:
         requests, latency_ms = 0, 0.0
         nb_pages: int | None = None
         nb_hits: int | None = None
-        page = hits_total = 0
+        page = 0
         page_times: list[tuple[dt.datetime, dt.datetime]] = []
         page_ends: list[int] = []
         while True:
@@ -390,7 +390,6 @@ class ResyProvider:
             assert f.sent_at is not None and f.received_at is not None
             page_times.append((f.sent_at, f.received_at))
             page_ends.append(len(keys))
-            hits_total += n_hits
             typed = typed or isinstance(f.body, _Page)
             if page == 1:
                 nb_pages, nb_hits = announced
@@ -407,12 +406,6 @@ class ResyProvider:
             return PollResult(Outcome.INCOMPLETE_PAGES, pages=page, requests=requests, latency_ms=latency_ms,
                               http_status=200,
                               detail=f"collected {len(venues)} of {nb_hits} announced hits over {page} pages")
-        if hits_total > len(venues):
-            # a venue on two pages: the order moved between pages, so another may have been skipped
-            return PollResult(Outcome.INCOMPLETE_PAGES, pages=page, requests=requests, latency_ms=latency_ms,
-                              http_status=200,
-                              detail=f"{hits_total} hits over {page} pages name only {len(venues)} venues: "
-                                     "the page set shifted between pages")
         result: Mapping[SlotKey, ObservedSlot] = slots   # every page careful: the details are at hand
         if typed:
             result = LazySlots(keys, lambda: self._details(contents, day, window, party_size))
