@@ -349,3 +349,57 @@ def test_venues_to_write_agrees_with_the_plain_loop(polls) -> None:
         if written:   # as apply_many after the COMMIT
             for p in (fast, plain):
                 p._written(got[0], now)
+
+
+def test_a_buckets_own_history_says_what_sudden_means(rig):
+    """Rule L (docs/trust-rules.md): losing 17 of 20 slots at once is held in a bucket with no history,
+    and believed in one whose answers have lost 8 of 20 every 30 s (its close rate makes 17 plausible)."""
+    store, _poller, step, _ = rig
+    ids = iter(range(1, 10_000))
+    now = [key(next(ids)) for _ in range(20)]
+    step(now)                                          # calibration
+    s = step(now[:3])
+    assert (s.trusted, s.outcome) == (False, "suspicious_collapse") and "history allows" in s.detail
+    for _ in range(10):                                # 8 of 20 close and 8 open every poll: believed
+        now = now[8:] + [key(next(ids)) for _ in range(8)]
+        s = step(now)
+        assert s.trusted and (s.n_closed, s.n_new_drop) == (8, 8)
+    s = step(now[:3])
+    assert s.trusted and s.n_closed == 17
+
+
+def test_bounds_come_from_page_arrival_and_poll_end(rig):
+    """Rule B: a slot's opened_hi is the arrival of the page that showed it, its closed_hi the end of
+    the first poll without it; lows are the starts of the polls before. Each poll here takes 10 s."""
+    store, poller, _step, _ = rig
+    clock = poller.clock
+    prov = poller.provider
+
+    def poll(keys, pages):
+        clock.advance(30)
+        t = clock.now()
+        r = result(keys)
+        r.page_times = [(t + timedelta(seconds=a), t + timedelta(seconds=b)) for a, b in pages]
+        r.page_ends = list(range(1, len(keys) + 1)) if keys else [0]
+        prov.queue.append(r)
+        orig = prov.search
+
+        def slow_search(*a, **kw):
+            clock.advance(10)                          # the poll's pages take 10 s
+            return orig(*a, **kw)
+        prov.search = slow_search
+        try:
+            return t, poller.poll(SPEC)
+        finally:
+            prov.search = orig
+    poll([key(1)], [(1, 2)])                                            # calibration
+    t1, _ = poll([key(1)], [(1, 2)])
+    t2, s = poll([key(1), key(2), key(3)], [(1, 2), (3, 4), (6, 9)])    # 2 on page 2, 3 on page 3
+    assert s.n_new_drop == 2
+    rows = q(store, "SELECT venue_id, opened_lo, opened_hi FROM open_slots WHERE source = 'drop' ORDER BY venue_id")
+    assert rows == [(2, t1, t2 + timedelta(seconds=4)), (3, t1, t2 + timedelta(seconds=9))]
+    t3, s = poll([key(1), key(3)], [(1, 2), (3, 4)])
+    assert s.n_closed == 1
+    (clo, chi, dur), = q(store, "SELECT closed_lo, closed_hi, duration_s FROM slot_intervals")
+    assert (clo, chi) == (t2, t3 + timedelta(seconds=10))          # the poll's start and end
+    assert dur == (chi - (t2 + timedelta(seconds=4))).total_seconds()   # closed_hi - opened_hi
