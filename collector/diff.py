@@ -30,8 +30,8 @@ class OpenState(msgspec.Struct, frozen=True, gc=False):
 
     interval_id: str
     source: Source
-    opened_lo: datetime | None   # last trusted poll without it (None: seen in calibration)
-    opened_hi: datetime          # first trusted poll with it
+    opened_lo: datetime | None   # start of the last trusted poll without it (None: seen in calibration)
+    opened_hi: datetime          # when the page that first showed it arrived (it was open by then)
     is_release: bool = False
 
 
@@ -50,13 +50,14 @@ class Transition:
 class EndedInterval:
     key: SlotKey
     state: OpenState
-    closed_lo: datetime           # last trusted poll with it
-    closed_hi: datetime | None    # first trusted poll without it (None: censored, end unknown)
+    closed_lo: datetime           # start of the last trusted poll with it
+    closed_hi: datetime | None    # end of the first trusted poll without it (None: censored, end unknown)
     end_reason: Literal["closed", "expired", "censored"]
 
     @property
     def duration_s(self) -> float | None:
-        """Seed definition: first-absent minus first-seen (None when censored)."""
+        """Seed definition: first-absent minus first-seen, each the upper bound of its instant
+        (closed_hi - opened_hi; None when censored)."""
         return None if self.closed_hi is None else (self.closed_hi - self.state.opened_hi).total_seconds()
 
 
@@ -79,8 +80,9 @@ def diff(prev: Mapping[SlotKey, OpenState], curr: Collection[SlotKey], baseline:
          trusted: bool, poll_at: datetime, prev_poll_at: datetime | None, calibrating: bool,
          expired: Callable[[SlotKey], bool] = lambda k: False,
          is_release: Callable[[SlotKey], bool] = lambda k: False,
-         max_gap_s: float | None = None, new: list[SlotKey] | None = None,
-         gone: list[SlotKey] | None = None) -> DiffResult:
+         max_gap_s: float | None = None, new: Collection[SlotKey] | None = None,
+         gone: list[SlotKey] | None = None, poll_end: datetime | None = None,
+         seen_at: Mapping[SlotKey, datetime] | None = None) -> DiffResult:
     """Transitions between the last trusted poll (prev) and this one (curr).
 
     - calibrating: every slot newly seen joins the baseline (BASELINE_AVAILABLE, left-censored);
@@ -92,6 +94,11 @@ def diff(prev: Mapping[SlotKey, OpenState], curr: Collection[SlotKey], baseline:
       hours): nobody saw whether it stayed open, so the interval ends 'censored' at its last
       sighting and a 'resumed' interval with an unknown opening starts (no event: not a transition);
       a slot first seen after such a gap is 'resumed' too, never a NEW_DROP (nobody saw it open).
+    Bounds (DESIGN: bounds hold the truth): poll_at is the poll's start (before its first request),
+    poll_end its end (after its last answer; poll_at when not given), seen_at[key] the arrival of the
+    page that showed a new key (poll_end when absent). A slot seen was open before its page arrived
+    (opened_hi); a slot absent was closed by the poll's end (closed_hi); lower bounds are starts of
+    the polls before (prev_poll_at), which came before any instant those polls saw.
     An untrusted poll returns an empty result: it moves nothing.
     `new` (curr's keys not in prev, in curr's order) and `gone` (prev's keys not in curr, in prev's
     order) may be handed in when the caller already has them; they are computed otherwise.
@@ -99,6 +106,8 @@ def diff(prev: Mapping[SlotKey, OpenState], curr: Collection[SlotKey], baseline:
     out = DiffResult()
     if not trusted:
         return out
+    end = poll_end or poll_at
+    seen = seen_at.get if seen_at is not None else (lambda k, d: d)
     curr_set = curr if isinstance(curr, set | frozenset | dict) else set(curr)
     gap = (max_gap_s is not None and prev_poll_at is not None
            and (poll_at - prev_poll_at).total_seconds() > max_gap_s)
@@ -107,33 +116,34 @@ def diff(prev: Mapping[SlotKey, OpenState], curr: Collection[SlotKey], baseline:
         for key in filter(in_prev, curr_set):
             st0 = prev[key]
             out.ended.append(EndedInterval(key, st0, prev_poll_at or st0.opened_hi, None, "censored"))
-            out.opened[key] = OpenState(interval_id(key, poll_at), "resumed", None, poll_at)
+            out.opened[key] = OpenState(interval_id(key, poll_at), "resumed", None, end)
     # filterfalse with a bound __contains__ walks ~12k keys per poll in C, in curr's order
     if new is None:
         new = list(filterfalse(in_prev, curr_set))
     for key in new:
         iid = interval_id(key, poll_at)
+        hi = seen(key, end)
         if gap and not calibrating:
             # first seen after an unobserved stretch: nobody saw it open, so it is neither a drop
             # nor an alert; tracked with an unknown opening (left-censored), like a baseline slot
-            out.opened[key] = OpenState(iid, "resumed", None, poll_at)
+            out.opened[key] = OpenState(iid, "resumed", None, hi)
             continue
         if calibrating:
-            st = OpenState(iid, "baseline", None, poll_at)
+            st = OpenState(iid, "baseline", None, hi)
             kind: Kind = "BASELINE_AVAILABLE"
         elif key in baseline:
-            st = OpenState(iid, "reopen", prev_poll_at, poll_at)
+            st = OpenState(iid, "reopen", prev_poll_at, hi)
             kind = "BASELINE_AVAILABLE"
         else:
             rel = is_release(key)
-            st = OpenState(iid, "drop", prev_poll_at, poll_at, rel)
+            st = OpenState(iid, "drop", prev_poll_at, hi, rel)
             kind = "NEW_DROP"
         out.opened[key] = st
         out.transitions.append(Transition(kind, key, iid, poll_at, prev_poll_at, None, st.is_release))
     for key in filterfalse(curr_set.__contains__, prev) if gone is None else gone:
         st = prev[key]
         reason: Literal["closed", "expired"] = "expired" if expired(key) else "closed"
-        ended = EndedInterval(key, st, prev_poll_at or st.opened_hi, poll_at, reason)
+        ended = EndedInterval(key, st, prev_poll_at or st.opened_hi, end, reason)
         out.ended.append(ended)
         out.transitions.append(Transition(
             "CLOSED" if reason == "closed" else "EXPIRED", key, st.interval_id, poll_at, prev_poll_at,

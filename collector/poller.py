@@ -12,13 +12,14 @@ already in the ledger writes nothing, so a re-applied poll or a restart duplicat
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time as _time
 from collections import Counter
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from itertools import compress, filterfalse, repeat
+from itertools import compress, filterfalse, islice, repeat
 from operator import is_not, le, or_
 from typing import Any
 
@@ -47,7 +48,14 @@ class BucketState:
     calibration_tries: int = 0
     baseline_ready: bool = False
     last_trusted_at: datetime | None = None
-    pending_collapse: bool = False
+    # the streak of suspicious answers held against the last trusted state (docs/trust-rules.md):
+    # start of its first and of its latest answer; None when nothing is held
+    collapse_since: datetime | None = None
+    collapse_last: datetime | None = None
+    # the bucket's own history (trusted answers only): slots seen to close, and open slot-seconds
+    # observed (open slots x seconds between consecutive trusted answers, gaps left out)
+    closes_seen: int = 0
+    open_slot_s: float = 0.0
     prev: dict[SlotKey, OpenState] = field(default_factory=dict)
     baseline: set[SlotKey] = field(default_factory=set)
     # No slot of prev is past its cut-off before this instant (a lower bound of their cut-offs, valid
@@ -230,7 +238,7 @@ class Poller:
         started = self.clock.now()
         t0 = _time.perf_counter()
         try:
-            res = self.provider.search(spec.bucket_date, spec.time_slot, spec.party_size)
+            res = self.provider.search(spec.bucket_date, spec.time_slot, spec.party_size, now=self.clock.now)
         except Exception as e:
             log.exception("provider raised on %s/%s", spec.bucket_id, spec.party_size)
             res = PollResult(Outcome.NETWORK_ERROR, {}, {}, detail=f"provider raised {type(e).__name__}: {e}")
@@ -333,13 +341,13 @@ class Poller:
 
     def _load_state(self, cur: duckdb.DuckDBPyConnection, spec: BucketSpec) -> BucketState:
         row = cur.execute(
-            "SELECT calibration_done, calibration_tries, baseline_ready, last_trusted_at, pending_collapse "
-            "FROM buckets WHERE bucket_id = $b AND party_size = $p",
+            "SELECT calibration_done, calibration_tries, baseline_ready, last_trusted_at, collapse_since, "
+            "collapse_last, closes_seen, open_slot_s FROM buckets WHERE bucket_id = $b AND party_size = $p",
             {"b": spec.bucket_id, "p": spec.party_size}).fetchall()
         if not row:
             raise KeyError(f"bucket {spec.bucket_id} party {spec.party_size} does not exist (ensure_buckets first)")
         r0 = row[0]
-        st = BucketState(int(r0[0]), int(r0[1]), bool(r0[2]), r0[3], bool(r0[4]))
+        st = BucketState(int(r0[0]), int(r0[1]), bool(r0[2]), r0[3], r0[4], r0[5], int(r0[6]), float(r0[7]))
         for r in cur.execute(
                 "SELECT provider, venue_id, slot_date, slot_time, party_size, table_type, interval_id, source, "
                 "opened_lo, opened_hi, is_release FROM open_slots "
@@ -377,25 +385,60 @@ class Poller:
             st.tz_version = self._tz_version
         return st.expiry_floor is None or poll_at < st.expiry_floor
 
-    def _is_collapse(self, st: BucketState, res: PollResult, expired: Any, poll_at: datetime,
-                     gone: list[SlotKey]) -> bool:
-        if len(st.prev) < self.settings.collapse_min_slots:
-            return False   # live slots are a subset of prev
+    def _suspicion(self, st: BucketState, curr: Any, gone: list[SlotKey], expired: Any, poll_at: datetime,
+                   poll_end: datetime) -> str:
+        """Why a trusted answer is not believed on its own against the last trusted state ('' when it
+        is): docs/trust-rules.md, rules E (every live slot gone at once) and L (more lost at once than
+        the bucket's own history makes plausible). Slots past their cut-off by the poll's end left by
+        expiry and are not counted."""
         if not gone:
-            return False
-        if self._none_expired(st, poll_at):
-            live_prev: Any = st.prev
-            lost = len(gone)
+            return ""
+        if self._none_expired(st, poll_end):
+            live, lost = len(st.prev), len(gone)
         else:
-            live_prev = [k for k in st.prev if not expired(k)]
+            live = sum(1 for k in st.prev if not expired(k))
             lost = sum(1 for k in gone if not expired(k))
-        if len(live_prev) < self.settings.collapse_min_slots:
-            return False
-        if lost / len(live_prev) < self.settings.collapse_share:
-            return False
-        prev_venues = {k.venue_id for k in live_prev}
-        curr_venues = {k.venue_id for k in res.slot_keys}
-        return len(curr_venues) < len(prev_venues)
+        if not lost:
+            return ""
+        if lost == live:
+            return f"all {live} open slots gone at once ({len(curr)} slots in the answer)"
+        if lost < self.settings.collapse_share * live:
+            return ""
+        elapsed = (poll_at - st.last_trusted_at).total_seconds() if st.last_trusted_at else 0.0
+        rate = st.closes_seen / st.open_slot_s if st.open_slot_s > 0 else 0.0
+        expected = rate * live * elapsed
+        # a Poisson count with this mean exceeds mean + 4 sd + 1 well under once in a thousand polls
+        allowed = expected + 4 * math.sqrt(expected) + 1
+        if lost <= allowed:
+            return ""
+        return (f"{lost} of {live} open slots gone at once; the bucket's history allows about {allowed:.0f} "
+                f"in {elapsed:.0f} s")
+
+    def _hold(self, st: BucketState, new: BucketState, why: str, poll_at: datetime) -> str:
+        """A suspicious answer: extend (or start) the streak of answers agreeing on it. Returns '' when
+        the streak now confirms it, else the ledger detail of the hold."""
+        confirm = self.settings.collapse_confirm_s
+        since, last = st.collapse_since, st.collapse_last
+        if since is None or last is None or (poll_at - last).total_seconds() > confirm / 2:
+            since = poll_at   # a new streak: silence (errors, an outage) between answers vouches for nothing
+        span = (poll_at - since).total_seconds()
+        if span >= confirm:
+            new.collapse_since = new.collapse_last = None
+            return ""
+        new.collapse_since, new.collapse_last = since, poll_at
+        return f"{why}; held: agreeing answers span {span:.0f} of {confirm:.0f} s"
+
+    @staticmethod
+    def _seen_at(curr: Any, prev: Any, res: PollResult) -> tuple[list[SlotKey], dict[SlotKey, datetime] | None]:
+        """The poll's keys not in prev (in curr's order) and, per key, when the page showing it arrived."""
+        if not res.page_times or len(res.page_ends) != len(res.page_times) or res.page_ends[-1] != len(curr):
+            return list(filterfalse(prev.__contains__, curr)), None
+        it, done, seen = iter(curr), 0, {}
+        for (_sent, received), upto in zip(res.page_times, res.page_ends, strict=True):
+            for k in filterfalse(prev.__contains__, islice(it, upto - done)):
+                seen[k] = received
+            done = upto
+        return list(seen), seen
 
     def _compute(self, spec: BucketSpec, res: PollResult, started: datetime, finished: datetime,
                  st: BucketState) -> tuple[PollSummary, PollRows]:
@@ -409,36 +452,36 @@ class Poller:
                   "venues_seen": len(res.venues), "slots_seen": len(curr),
                   "n_new_drop": 0, "n_closed": 0, "n_expired": 0}
         poll_at = started
-        expired = self._expired_fn(poll_at)
+        # a slot whose cut-off falls before the poll's end may have left by expiry: never a close
+        expired = self._expired_fn(finished)
         outcome, detail, trusted = res.outcome.value, res.detail, res.trusted
         new = replace(st)
-        # what left and what is new since the last trusted poll: one C-level pass each, shared by
-        # the collapse check, the release check and the diff
+        # what left since the last trusted poll: one C-level pass, shared by the trust rules and the diff
         gone = list(filterfalse(curr.__contains__, st.prev)) if trusted else []
-        if trusted and st.baseline_ready and self._is_collapse(st, res, expired, poll_at, gone):
-            # Believed only when it persists: a burst of empty answers spans several quick polls.
-            held_for = (poll_at - st.last_trusted_at).total_seconds() if st.last_trusted_at else 0.0
-            if not st.pending_collapse or held_for < self.settings.collapse_confirm_s:
-                trusted, outcome = False, "suspicious_collapse"
-                detail = (f"{len(curr)} slots after {len(st.prev)}; held until it persists "
-                          f"{self.settings.collapse_confirm_s:.0f} s")
-                new.pending_collapse = True
+        why = self._suspicion(st, curr, gone, expired, poll_at, finished) if trusted else ""
+        if why:
+            held = self._hold(st, new, why, poll_at)
+            if held:
+                trusted, outcome, detail = False, "suspicious_collapse", held
             else:
-                detail = f"collapse confirmed: persisted {held_for:.0f} s"
-                new.pending_collapse = False
+                detail = f"{why}; confirmed: agreeing answers span {self.settings.collapse_confirm_s:.0f} s"
         elif trusted:
-            new.pending_collapse = False
+            new.collapse_since = new.collapse_last = None
         ledger.update(trusted=trusted, outcome=outcome, detail=detail or None, last_poll_at=finished)
         if not trusted:
             return (PollSummary(poll_id, spec.bucket_id, spec.party_size, False, outcome, detail),
                     PollRows(poll_id, spec, ledger, False, poll_at, new))
 
         calibrating = not st.baseline_ready
-        new_keys = list(filterfalse(st.prev.__contains__, curr))
+        new_keys, seen_at = self._seen_at(curr, st.prev, res)
         release_fn, seen_rows = self._release_info(provider, spec, new_keys, st, poll_at, calibrating)
         d = diff(st.prev, curr, st.baseline, trusted=True, poll_at=poll_at, prev_poll_at=st.last_trusted_at,
                  calibrating=calibrating, expired=expired, is_release=release_fn, max_gap_s=self.settings.max_gap_s,
-                 new=new_keys, gone=gone)
+                 new=new_keys, gone=gone, poll_end=finished, seen_at=seen_at)
+        elapsed = (poll_at - st.last_trusted_at).total_seconds() if st.last_trusted_at else None
+        if elapsed is not None and elapsed <= self.settings.max_gap_s:   # the bucket's history (rule L)
+            new.open_slot_s += len(st.prev) * elapsed
+            new.closes_seen += sum(1 for e in d.ended if e.end_reason == "closed")
         new.prev = dict(st.prev)    # minus what left (ended, not censored: those are re-opened), plus opened
         for e in d.ended:
             if e.end_reason != "censored":
@@ -534,11 +577,13 @@ class Poller:
             r = rows[0]
             cur.execute(
                 "UPDATE buckets SET last_poll_at = $lp, last_trusted_at = $lt, calibration_done = $cd, "
-                "calibration_tries = $ct, baseline_ready = $br, baseline_slots = $bs, pending_collapse = $pc "
-                "WHERE bucket_id = $b AND party_size = $p",
+                "calibration_tries = $ct, baseline_ready = $br, baseline_slots = $bs, "
+                "pending_collapse = $cs IS NOT NULL, collapse_since = $cs, collapse_last = $cl, "
+                "closes_seen = $ns, open_slot_s = $os WHERE bucket_id = $b AND party_size = $p",
                 {"lp": r.ledger["last_poll_at"], "lt": r.state.last_trusted_at, "cd": r.state.calibration_done,
                  "ct": r.state.calibration_tries, "br": r.state.baseline_ready, "bs": len(r.state.baseline),
-                 "pc": r.state.pending_collapse, "b": r.spec.bucket_id, "p": r.spec.party_size})
+                 "cs": r.state.collapse_since, "cl": r.state.collapse_last, "ns": r.state.closes_seen,
+                 "os": r.state.open_slot_s, "b": r.spec.bucket_id, "p": r.spec.party_size})
         else:
             tp_bk = pa.table({  # noqa: F841 (read by the replacement scan)
                 "bucket_id": [r.spec.bucket_id for r in rows],
@@ -549,13 +594,17 @@ class Poller:
                 "calibration_tries": pa.array([r.state.calibration_tries for r in rows], pa.int32()),
                 "baseline_ready": pa.array([r.state.baseline_ready for r in rows], pa.bool_()),
                 "baseline_slots": pa.array([len(r.state.baseline) for r in rows], pa.int32()),
-                "pending_collapse": pa.array([r.state.pending_collapse for r in rows], pa.bool_()),
+                "collapse_since": pa.array([r.state.collapse_since for r in rows], pa.timestamp("us")),
+                "collapse_last": pa.array([r.state.collapse_last for r in rows], pa.timestamp("us")),
+                "closes_seen": pa.array([r.state.closes_seen for r in rows], pa.int64()),
+                "open_slot_s": pa.array([r.state.open_slot_s for r in rows], pa.float64()),
             })
             cur.execute(
                 "UPDATE buckets SET last_poll_at = u.last_poll_at, last_trusted_at = u.last_trusted_at, "
                 "calibration_done = u.calibration_done, calibration_tries = u.calibration_tries, "
                 "baseline_ready = u.baseline_ready, baseline_slots = u.baseline_slots, "
-                "pending_collapse = u.pending_collapse "
+                "pending_collapse = u.collapse_since IS NOT NULL, collapse_since = u.collapse_since, "
+                "collapse_last = u.collapse_last, closes_seen = u.closes_seen, open_slot_s = u.open_slot_s "
                 "FROM tp_bk u WHERE buckets.bucket_id = u.bucket_id AND buckets.party_size = u.party_size")
 
     def _write_diffs(self, cur: duckdb.DuckDBPyConnection, rows: list[PollRows], careful: bool = False) -> None:

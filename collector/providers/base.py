@@ -134,6 +134,11 @@ class LazySlots(Mapping[SlotKey, ObservedSlot]):
 
 @dataclass
 class PollResult:
+    """One poll's answer. `page_times` holds, per page fetched (in order), the instant its accepted
+    request was sent and the instant its response arrived, on the clock the caller passed to search;
+    `page_ends[i]` is how many slot keys pages 0..i gave. The poller bounds its intervals with them:
+    a slot on page i was open at some instant before page_times[i][1] (DESIGN: bounds hold the truth)."""
+
     outcome: Outcome
     venues: dict[int, VenueInfo] = field(default_factory=dict)  # empty unless OK
     # empty unless OK; a provider may hand a LazySlots (details parsed on first read)
@@ -144,6 +149,8 @@ class PollResult:
     detail: str = ""
     retry_after_s: float | None = None
     latency_ms: float = 0.0  # time spent waiting on the provider (sleeps excluded)
+    page_times: list[tuple[dt.datetime, dt.datetime]] = field(default_factory=list)
+    page_ends: list[int] = field(default_factory=list)
 
     @property
     def trusted(self) -> bool:
@@ -159,7 +166,8 @@ class PollResult:
 class Provider(Protocol):
     name: str
 
-    def search(self, day: dt.date, time_slot: str, party_size: int) -> PollResult: ...
+    def search(self, day: dt.date, time_slot: str, party_size: int,
+               now: Callable[[], dt.datetime] | None = None) -> PollResult: ...
 
     def find(self, day: dt.date, party_size: int, venue_id: int) -> PollResult: ...
 
@@ -203,6 +211,11 @@ def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def naive_utc_now() -> dt.datetime:
+    """The default clock of page times (naive UTC, as every instant the collector stores)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
 @dataclass
 class Fetched:
     """One logical request after the policy ran (retries included); body is parsed JSON when OK:
@@ -217,6 +230,8 @@ class Fetched:
     retry_after_s: float | None = None
     requests: int = 0
     latency_ms: float = 0.0
+    sent_at: dt.datetime | None = None       # the last attempt: request sent (on fetch's `now` clock)
+    received_at: dt.datetime | None = None   # ... and its answer in (or its failure seen)
 
     @property
     def ok(self) -> bool:
@@ -452,7 +467,9 @@ class HttpPolicy:
         self._counts: Counter[Outcome] = Counter()
         self._last: tuple[Outcome, str] | None = None   # outcome and detail of the last poll
 
-    def fetch(self, method: str, url: str | httpx.URL, decode: Decode | None = None, **kwargs: Any) -> Fetched:
+    def fetch(self, method: str, url: str | httpx.URL, decode: Decode | None = None,
+              now: Callable[[], dt.datetime] = naive_utc_now, **kwargs: Any) -> Fetched:
+        """One logical request; `now` stamps the last attempt's send and receipt (sent_at, received_at)."""
         requests, latency_ms, attempt = 0, 0.0, 0
         while True:
             # A Retry-After longer than the backoff cap is not waited out inside a poll: the poll
@@ -465,16 +482,19 @@ class HttpPolicy:
             if attempt == 0:
                 self.budget.note_request()
             requests += 1
-            t0 = self.monotonic()
+            t0, sent_at = self.monotonic(), now()
             try:
                 resp = self.client.request(method, url, **kwargs)
+                received_at = now()
                 f = classify_response(resp, self.wall_clock(), decode)
             except httpx.TimeoutException as e:
+                received_at = now()
                 f = Fetched(Outcome.TIMEOUT, detail=f"{type(e).__name__}: {e}")
             except httpx.HTTPError as e:
+                received_at = now()
                 f = Fetched(Outcome.NETWORK_ERROR, detail=f"{type(e).__name__}: {e}")
             latency_ms += (self.monotonic() - t0) * 1000.0
-            f.requests, f.latency_ms = requests, latency_ms
+            f.requests, f.latency_ms, f.sent_at, f.received_at = requests, latency_ms, sent_at, received_at
             if f.retry_after_s is not None:
                 self.limiter.set_floor(f.retry_after_s)
             if f.outcome not in RETRYABLE or attempt >= self.max_retries:
@@ -533,5 +553,5 @@ class HttpPolicy:
 __all__ = [
     "CHALLENGE_MARKERS", "RETRYABLE", "CircuitBreaker", "Fetched", "HttpPolicy", "LazySlots", "ObservedSlot", "Outcome",
     "PollResult", "Provider", "RateLimiter", "RetryBudget", "SlotKey", "VenueInfo", "backoff_delay",
-    "classify_response", "parse_retry_after",
+    "classify_response", "naive_utc_now", "parse_retry_after",
 ]

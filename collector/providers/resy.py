@@ -26,6 +26,7 @@ from collector.providers.base import (
     PollResult,
     SlotKey,
     VenueInfo,
+    naive_utc_now,
 )
 from collector.settings import Settings
 
@@ -319,10 +320,12 @@ class ResyProvider:
 
     # --- Provider API -----------------------------------------------------------------------
 
-    def search(self, day: dt.date, time_slot: str, party_size: int) -> PollResult:
-        """All pages of venuesearch for one bucket and party size; OK only if every page validated."""
+    def search(self, day: dt.date, time_slot: str, party_size: int,
+               now: Callable[[], dt.datetime] | None = None) -> PollResult:
+        """All pages of venuesearch for one bucket and party size; OK only if every page validated.
+        `now` (the poller's clock; naive UTC wall time by default) stamps each page's request and answer."""
         window = _time_window(time_slot)
-        return self._policy.run_poll(lambda: self._search(day, time_slot, window, party_size))
+        return self._policy.run_poll(lambda: self._search(day, time_slot, window, party_size, now or naive_utc_now))
 
     def find(self, day: dt.date, party_size: int, venue_id: int) -> PollResult:
         """Every slot of one venue on one day (GET /4/find)."""
@@ -342,7 +345,8 @@ class ResyProvider:
 
     # --- polls ------------------------------------------------------------------------------
 
-    def _search(self, day: dt.date, time_slot: str, window: tuple[int, int], party_size: int) -> PollResult:
+    def _search(self, day: dt.date, time_slot: str, window: tuple[int, int], party_size: int,
+                now: Callable[[], dt.datetime]) -> PollResult:
         venues: dict[int, VenueInfo] = {}
         keys: dict[SlotKey, None] = {}   # every slot's key, in parse order: all a poll needs
         slots: dict[SlotKey, ObservedSlot] = {}   # details of the pages only the careful parser read
@@ -356,6 +360,8 @@ class ResyProvider:
         nb_pages: int | None = None
         nb_hits: int | None = None
         page = 0
+        page_times: list[tuple[dt.datetime, dt.datetime]] = []
+        page_ends: list[int] = []
         while True:
             page += 1
             if page > MAX_PAGES:
@@ -365,7 +371,7 @@ class ResyProvider:
                     "slot_filter": {"day": day.isoformat(), "party_size": party_size, "time_filter": time_slot},
                     "types": ["venue"], "order_by": "availability", "geo": GEO, "query": ""}
             f = self._policy.fetch("POST", self._search_url, content=orjson.dumps(body), headers=JSON_BODY,
-                                   decode=_decode_keys)
+                                   decode=_decode_keys, now=now)
             requests += f.requests
             latency_ms += f.latency_ms
             if not f.ok:
@@ -381,6 +387,9 @@ class ResyProvider:
                 return PollResult(Outcome.MALFORMED, pages=page, requests=requests, latency_ms=latency_ms,
                                   http_status=f.http_status, detail=f"{where}: body is not JSON: {e}")
             contents.append(f.content)
+            assert f.sent_at is not None and f.received_at is not None
+            page_times.append((f.sent_at, f.received_at))
+            page_ends.append(len(keys))
             typed = typed or isinstance(f.body, _Page)
             if page == 1:
                 nb_pages, nb_hits = announced
@@ -401,7 +410,7 @@ class ResyProvider:
         if typed:
             result = LazySlots(keys, lambda: self._details(contents, day, window, party_size))
         return PollResult(Outcome.OK, venues, result, pages=page, requests=requests, latency_ms=latency_ms,
-                          http_status=200,
+                          http_status=200, page_times=page_times, page_ends=page_ends,
                           detail=f"{len(keys)} slots at {len(venues)} venues over {page} pages")
 
     @staticmethod
@@ -410,7 +419,9 @@ class ResyProvider:
         outcome, detail = f.outcome, f.detail
         if page > 1:
             of = f" of {nb_pages}" if nb_pages else ""
-            if outcome in RETRYABLE:  # the page set is partial: the whole poll is untrusted
+            # the page set is partial, the whole poll untrusted: a page that failed for a while, or that
+            # is not there (404) after page 1 answered (docs/provider-api.md: `incomplete_pages`)
+            if outcome in RETRYABLE or f.http_status == 404:
                 outcome, detail = Outcome.INCOMPLETE_PAGES, f"page {page}{of} missing ({f.outcome}: {f.detail})"
             else:
                 detail = f"page {page}{of}: {f.detail}"

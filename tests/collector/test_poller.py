@@ -41,7 +41,7 @@ class Scripted:
     def __init__(self):
         self.queue = []
 
-    def search(self, day, time_slot, party_size):
+    def search(self, day, time_slot, party_size, now=None):
         return self.queue.pop(0)
 
     def find(self, day, party_size, venue_id):
@@ -110,12 +110,27 @@ def test_suspicious_collapse_is_held_until_confirmed(rig):
     s = step(many)                                    # not confirmed: it was a blip
     assert s.trusted and s.n_closed == 0 and s.n_new_drop == 0
     s = step([key(1)])
-    assert not s.trusted                              # a burst of empty answers spans quick polls
-    s = step([key(1)], gap=60)
-    assert not s.trusted                              # 90 s after the last trusted poll: still held
-    s = step([key(1)], gap=300)                       # persisted past collapse_confirm_s: believed
+    assert not s.trusted                              # a new streak of agreeing answers starts
+    for _ in range(4):
+        s = step([key(1)], gap=60)
+        assert not s.trusted                          # they span 60 ... 240 s of collapse_confirm_s
+    s = step([key(1)], gap=60)                        # answers spanning 300 s agree: believed
     assert s.trusted and s.n_closed == 5
     assert "confirmed" in s.detail
+
+
+def test_silence_between_agreeing_answers_does_not_confirm_a_collapse(rig):
+    """Two agreeing answers 300 s apart with only errors between: the outage vouches for nothing,
+    so the streak starts again from the later answer."""
+    store, _poller, step, _ = rig
+    many = [key(v) for v in range(1, 7)]
+    step(many)
+    assert not step([key(1)]).trusted
+    for _ in range(9):
+        assert not step([], Outcome.SERVER_ERROR).trusted
+    s = step([key(1)])                                # 300 s after the first: no agreeing answer between
+    assert (s.trusted, s.outcome) == (False, "suspicious_collapse")
+    assert q(store, "SELECT count(*) FROM open_slots")[0][0] == 6
 
 
 def test_expiry_is_not_a_close(rig):
@@ -334,3 +349,57 @@ def test_venues_to_write_agrees_with_the_plain_loop(polls) -> None:
         if written:   # as apply_many after the COMMIT
             for p in (fast, plain):
                 p._written(got[0], now)
+
+
+def test_a_buckets_own_history_says_what_sudden_means(rig):
+    """Rule L (docs/trust-rules.md): losing 17 of 20 slots at once is held in a bucket with no history,
+    and believed in one whose answers have lost 8 of 20 every 30 s (its close rate makes 17 plausible)."""
+    store, _poller, step, _ = rig
+    ids = iter(range(1, 10_000))
+    now = [key(next(ids)) for _ in range(20)]
+    step(now)                                          # calibration
+    s = step(now[:3])
+    assert (s.trusted, s.outcome) == (False, "suspicious_collapse") and "history allows" in s.detail
+    for _ in range(10):                                # 8 of 20 close and 8 open every poll: believed
+        now = now[8:] + [key(next(ids)) for _ in range(8)]
+        s = step(now)
+        assert s.trusted and (s.n_closed, s.n_new_drop) == (8, 8)
+    s = step(now[:3])
+    assert s.trusted and s.n_closed == 17
+
+
+def test_bounds_come_from_page_arrival_and_poll_end(rig):
+    """Rule B: a slot's opened_hi is the arrival of the page that showed it, its closed_hi the end of
+    the first poll without it; lows are the starts of the polls before. Each poll here takes 10 s."""
+    store, poller, _step, _ = rig
+    clock = poller.clock
+    prov = poller.provider
+
+    def poll(keys, pages):
+        clock.advance(30)
+        t = clock.now()
+        r = result(keys)
+        r.page_times = [(t + timedelta(seconds=a), t + timedelta(seconds=b)) for a, b in pages]
+        r.page_ends = list(range(1, len(keys) + 1)) if keys else [0]
+        prov.queue.append(r)
+        orig = prov.search
+
+        def slow_search(*a, **kw):
+            clock.advance(10)                          # the poll's pages take 10 s
+            return orig(*a, **kw)
+        prov.search = slow_search
+        try:
+            return t, poller.poll(SPEC)
+        finally:
+            prov.search = orig
+    poll([key(1)], [(1, 2)])                                            # calibration
+    t1, _ = poll([key(1)], [(1, 2)])
+    t2, s = poll([key(1), key(2), key(3)], [(1, 2), (3, 4), (6, 9)])    # 2 on page 2, 3 on page 3
+    assert s.n_new_drop == 2
+    rows = q(store, "SELECT venue_id, opened_lo, opened_hi FROM open_slots WHERE source = 'drop' ORDER BY venue_id")
+    assert rows == [(2, t1, t2 + timedelta(seconds=4)), (3, t1, t2 + timedelta(seconds=9))]
+    t3, s = poll([key(1), key(3)], [(1, 2), (3, 4)])
+    assert s.n_closed == 1
+    (clo, chi, dur), = q(store, "SELECT closed_lo, closed_hi, duration_s FROM slot_intervals")
+    assert (clo, chi) == (t2, t3 + timedelta(seconds=10))          # the poll's start and end
+    assert dur == (chi - (t2 + timedelta(seconds=4))).total_seconds()   # closed_hi - opened_hi
