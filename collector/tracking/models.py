@@ -114,6 +114,7 @@ def _hhmm(v: Any) -> time:
 
 
 Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_LEN), AfterValidator(_text)]
+VenueId = Annotated[int, Field(strict=True, ge=0, le=INT64_MAX)]
 DropId = Annotated[str, Field(min_length=1, max_length=MAX_DROP_ID_LEN), AfterValidator(_text)]
 Timestamp = Annotated[datetime, BeforeValidator(_utc),
                       WithJsonSchema({"type": "string", "format": "date-time", "maxLength": 40,
@@ -139,7 +140,7 @@ class Event(BaseModel):
     sent_at: Timestamp = Field(description="When the client sent this request, client clock.")
     occurred_at: Timestamp = Field(description="When it happened, client clock; not after sent_at.")
     drop_event_id: DropId | None = Field(None, description="The drop's interval_id or its NEW_DROP event_id.")
-    venue_id: Annotated[int, Field(strict=True, ge=0, le=INT64_MAX)] | None = None
+    venue_id: VenueId | None = None
     goal_match_score: Annotated[float, Field(strict=True, ge=0, le=1, allow_inf_nan=False)] | None = None
     metadata: Metadata = None
 
@@ -171,21 +172,15 @@ class Goal(BaseModel):
     time_to: HhMm
     party_size: Annotated[int, Field(strict=True, ge=1, le=20)]
     neighborhoods: list[Id] = Field([], max_length=MAX_GOAL_LIST, description="Empty or absent: any neighborhood.")
-    venue_ids: list[Annotated[int, Field(strict=True, ge=0, le=INT64_MAX)]] = Field(
+    venue_ids: list[VenueId] = Field(
         [], max_length=MAX_GOAL_LIST, description="Empty or absent: any venue.")
 
-    @field_validator("date_to")
+    @field_validator("date_to", "time_to")
     @classmethod
-    def _date_order(cls, v: date, info: ValidationInfo) -> date:
-        if "date_from" in info.data and v < info.data["date_from"]:
-            raise ValueError("is before date_from")
-        return v
-
-    @field_validator("time_to")
-    @classmethod
-    def _time_order(cls, v: time, info: ValidationInfo) -> time:
-        if "time_from" in info.data and v < info.data["time_from"]:
-            raise ValueError("is before time_from")
+    def _not_before_start(cls, v: date | time, info: ValidationInfo) -> date | time:
+        start = str(info.field_name).replace("_to", "_from")
+        if start in info.data and v < info.data[start]:
+            raise ValueError(f"is before {start}")
         return v
 
 
