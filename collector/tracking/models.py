@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, date, datetime, time
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -34,7 +34,7 @@ MAX_DROP_ID_LEN = 512
 MAX_GOAL_LIST = 200
 INT64_MAX = 2**63 - 1
 EventType = Literal["alert_sent", "alert_opened", "tap_to_reserve", "booking_confirmed"]
-EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
+EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 _MIN_TS, _MAX_TS = datetime(2000, 1, 1), datetime(2100, 1, 1)
 
 
@@ -128,10 +128,11 @@ HhMm = Annotated[time, BeforeValidator(_hhmm),
 
 
 class Event(BaseModel):
-    """One alert event from a client. ``sent_at`` comes before ``occurred_at`` so that the order
-    rule (occurred_at not after sent_at) can be checked, and reported, on occurred_at."""
+    """One alert event from a client."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    # sent_at before occurred_at: fields validate in order, so the order rule (occurred_at not
+    # after sent_at) is checked, and reported, on occurred_at
 
     message_id: uuid.UUID = Field(description="Client-generated; a retry with the same id is stored once, forever.")
     alert_id: Id
