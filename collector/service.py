@@ -196,12 +196,11 @@ class Service:
 
     # -- HTTP: tracking endpoint + health ---------------------------------------------------------
     def _start_http(self) -> None:
+        from collector.tracking import server
         from collector.tracking.app import create_app
 
         app = create_app(self.settings, self.store, self.clock, health=self.health)
-        config = uvicorn.Config(app, host=self.settings.tracking_host, port=self.settings.tracking_port,
-                                log_level="warning", access_log=False, timeout_graceful_shutdown=5)
-        self.http = uvicorn.Server(config)
+        self.http = uvicorn.Server(server.config(app, self.settings.tracking_host, self.settings.tracking_port))
         self._spawn("http", self.http.run)
         deadline = time.monotonic() + 10
         while not self.http.started and time.monotonic() < deadline:

@@ -19,6 +19,7 @@ from typing import Any
 ENV_PREFIX = "TABLEPULSE_"
 CONFIG_ENV = "TABLEPULSE_CONFIG"
 DEFAULT_CONFIG_FILE = "tablepulse.toml"
+DEMO_WRITE_KEY = "tp-demo-write-key"  # printed in the README: fine on loopback only
 
 
 class SettingsError(ValueError):
@@ -31,9 +32,9 @@ def _s(default: Any, help: str, lo: float | None = None, hi: float | None = None
                                             "secret": secret})
 
 
-def _sl(default: list[Any], help: str) -> Any:
+def _sl(default: list[Any], help: str, secret: bool = False) -> Any:
     return field(default_factory=lambda: list(default), metadata={"help": help, "lo": None, "hi": None,
-                                                                  "choices": None, "secret": False})
+                                                                  "choices": None, "secret": secret})
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ class Settings:
     # --- tracking endpoint ------------------------------------------------------------------
     tracking_host: str = _s("127.0.0.1", "Interface the collector's HTTP endpoint (tracking + health) listens on.")
     tracking_port: int = _s(8071, "Port of the collector's HTTP endpoint (tracking + health); 0 picks a free port.", 0, 65535)
-    write_keys: list[str] = _sl(["tp-demo-write-key"], "Write keys accepted by the tracking endpoint (Authorization: Bearer KEY).")
+    write_keys: list[str] = _sl([DEMO_WRITE_KEY], "Write keys accepted by the tracking endpoint (Authorization: Bearer KEY); the demo key is for loopback only.", secret=True)
     cors_origins: list[str] = _sl([], "Origins allowed to call the tracking endpoint from a browser.")
     max_clock_skew_s: int = _s(3600, "Largest client clock skew corrected; beyond it the correction is clamped.", 0, 86400)
     tap_window_s: int = _s(1800, "Conversion window from alert_sent to tap_to_reserve.", 1, 604800)
@@ -102,11 +103,14 @@ class Settings:
         return validate(dataclasses.replace(self, **changes))
 
     def public_items(self) -> dict[str, Any]:
-        """Settings as a dict with secrets masked (for logs and the health report)."""
+        """Settings as a dict with every setting flagged ``secret`` masked (for `tablepulse settings`,
+        logs and the health report): a list of secrets shows how many there are, not what they are."""
         out: dict[str, Any] = {}
         for f in fields(self):
             v = getattr(self, f.name)
-            out[f.name] = "***" if f.metadata["secret"] and v else v
+            if f.metadata["secret"] and v:
+                v = ["***"] * len(v) if isinstance(v, list) else "***"
+            out[f.name] = v
         return out
 
 

@@ -1,5 +1,6 @@
 """The `tablepulse` command line: bad arguments get a clear error naming what was wrong."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -38,7 +39,14 @@ def test_bad_configuration_is_named(tmp_path):
 def test_settings_lists_every_setting_with_secrets_masked():
     import os
 
-    env = dict(os.environ, TABLEPULSE_API_KEY="s3cret")
+    env = dict(os.environ, TABLEPULSE_API_KEY="s3cret", TABLEPULSE_AUTH_TOKEN="t0ken-secret",
+               TABLEPULSE_WRITE_KEYS="wk-first-secret,wk-second-secret")
     r = run("settings", env=env)
     assert r.returncode == 0 and "bucket_cooldown_s" in r.stdout
-    assert "s3cret" not in r.stdout
+    for secret in ("s3cret", "t0ken-secret", "wk-first-secret", "wk-second-secret"):
+        assert secret not in r.stdout
+    assert re.search(r"write_keys +\['\*\*\*', '\*\*\*'\]", r.stdout), r.stdout
+    # the default (the demo key) is not printed either
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TABLEPULSE_")}
+    r = run("settings", env=env)
+    assert r.returncode == 0 and "tp-demo-write-key" not in r.stdout and "write_keys" in r.stdout

@@ -61,6 +61,18 @@ def test_secrets_are_masked():
     assert s.public_items()["api_key"] == "***"
 
 
+def test_every_setting_flagged_secret_is_masked_and_the_keys_are_flagged():
+    from dataclasses import fields
+
+    secret = {f.name for f in fields(Settings) if f.metadata["secret"]}
+    assert {"api_key", "auth_token", "write_keys"} <= secret
+    values = {n: ["marker-a", "marker-b"] if n == "write_keys" else f"marker-{n}" for n in secret}
+    public = Settings().replace(**values).public_items()
+    assert "marker" not in repr(public)
+    assert public["write_keys"] == ["***", "***"]  # how many keys, not which
+    assert public["auth_token"] == "***" and public["window_days"] == 14  # the rest as it is
+
+
 def test_readme_lists_every_setting_with_its_default():
     readme = (ROOT / "README.md").read_text()
     for name, default, _help in settings_table():

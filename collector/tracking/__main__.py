@@ -14,6 +14,7 @@ import uvicorn
 from collector import settings as settings_mod
 from collector.clock import SystemClock
 from collector.store.writer import Store
+from collector.tracking import server
 from collector.tracking.app import create_app
 
 
@@ -32,8 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     store = Store(a.db, queue_max=s.writer_queue_max, max_group=a.max_group).start()
     try:
         app = create_app(s, store, SystemClock(), coalesce=not a.no_coalesce)
-        uvicorn.run(app, host=s.tracking_host, port=s.tracking_port, log_level="warning", access_log=False,
-                    timeout_graceful_shutdown=5)
+        uvicorn.Server(server.config(app, s.tracking_host, s.tracking_port)).run()
     finally:
         store.close()
     return 0

@@ -18,6 +18,7 @@ from collector.clock import ManualClock
 from collector.settings import Settings
 from collector.store.writer import Store
 from collector.tracking.app import create_app
+from collector.tracking.server import config as server_config
 
 KEY = "test-write-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -54,10 +55,12 @@ def client(settings: Settings, store: Store, clock: ManualClock) -> Iterator[Tes
 
 
 class ServerThread:
-    def __init__(self, app: object) -> None:
+    """The app served as the collector serves it (``server.config``), on loopback; ``limits`` are
+    config's keyword arguments (shorter timeouts in the limit tests)."""
+
+    def __init__(self, app: object, **limits: float) -> None:
         self.port = free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    access_log=False))
+        self.server = uvicorn.Server(server_config(app, "127.0.0.1", self.port, **limits))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     @property

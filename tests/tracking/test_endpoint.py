@@ -96,11 +96,12 @@ def test_declared_content_length_over_limit_is_413_before_reading(server):
     ("occurred_at", "yesterday", "ISO 8601"),
     ("occurred_at", "2026-03-06T17:59:50", "UTC offset"),
     ("sent_at", "2026-03-06T17:00:00Z", "after sent_at"),
-    ("goal_match_score", 1.5, "between 0 and 1"),
+    ("goal_match_score", 1.5, "less than or equal to 1"),
     ("goal_match_score", True, "number"),
     ("venue_id", "12", "integer"),
     ("metadata", [1, 2], "object"),
-    ("alert_id", "", "empty"),
+    ("alert_id", "", "at least 1 character"),
+    ("alert_id", "   ", "must not be empty"),
     ("user_id", ..., "required"),
     ("colour", "red", "not a known field"),
 ])
@@ -216,7 +217,7 @@ def test_goals(client, store):
     assert client.post("/v1/goals", json=g, headers=AUTH).json()["duplicate"] is True
     bad = {**g, "goal_id": str(uuid.uuid4()), "date_to": "2026-03-01", "party_size": 0}
     r = client.post("/v1/goals", json=bad, headers=AUTH)
-    assert r.status_code == 400 and {e["field"] for e in r.json()["errors"]} == {"party_size"}
+    assert r.status_code == 400 and {e["field"] for e in r.json()["errors"]} == {"party_size", "date_to"}
     r = client.post("/v1/goals", json={**bad, "party_size": 2}, headers=AUTH)
     assert r.status_code == 400 and r.json()["errors"][0]["field"] == "date_to"
     with store.cursor() as cur:
@@ -228,8 +229,14 @@ def test_health_openapi_cors(client, settings, store, clock):
     assert h["ok"] is True and "writer_queue" in h
     spec = client.get("/openapi.json").json()
     assert {"/v1/events", "/v1/batch", "/v1/goals", "/health"} <= set(spec["paths"])
-    schema = spec["paths"]["/v1/events"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    assert schema["properties"]["event_type"]["enum"][0] == "alert_sent"
+    def body_schema(path: str) -> dict[str, Any]:
+        ref = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        return spec["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    event = body_schema("/v1/events")
+    assert event["properties"]["event_type"]["enum"][0] == "alert_sent"
+    assert event["additionalProperties"] is False and "metadata" not in event["required"]
+    assert body_schema("/v1/batch")["properties"]["events"]["maxItems"] == 500
+    assert body_schema("/v1/goals")["properties"]["party_size"]["maximum"] == 20
     assert client.get("/docs").status_code == 200
     pre = {"Origin": "https://app.example", "Access-Control-Request-Method": "POST",
            "Access-Control-Request-Headers": "authorization,content-type"}
