@@ -68,12 +68,15 @@ def aggregate_range(con: duckdb.DuckDBPyConnection, start: date, end: date, *, t
 
 def refresh_rolling(con: duckdb.DuckDBPyConnection, as_of: date, *, min_sample: int,
                     until: date | None = None) -> dict[str, int]:
-    """(Re)write the rolling 7/14-day tables for as_of..until (inclusive) from the per-day tables."""
-    a0, a1 = as_of, (until or as_of) + timedelta(days=1)
-    params = {"a0": a0, "a1": a1, "min_sample": int(min_sample)}
-    for step in (*ROLLING_INPUTS, *ROLLING_TABLES, "nightly_cleanup"):
-        run_script(con, step, **params)
-    return _rows(con, ROLLING_TABLES, a0, a1)
+    """(Re)write the rolling 7/14-day tables for as_of..until (inclusive), one as_of at a time, from
+    the per-day tables."""
+    last = until or as_of
+    day = as_of
+    while day <= last:
+        for step in (*ROLLING_INPUTS, *ROLLING_TABLES, "nightly_cleanup"):
+            run_script(con, step, as_of=day, min_sample=int(min_sample))
+        day += timedelta(days=1)
+    return _rows(con, ROLLING_TABLES, as_of, last + timedelta(days=1))
 
 
 def _rows(con: duckdb.DuckDBPyConnection, tables: Sequence[str], d0: date, d1: date) -> dict[str, int]:
@@ -138,9 +141,9 @@ def recompute(con: duckdb.DuckDBPyConnection, *, tz: str, min_sample: int, today
     """Rebuild every metric table from slot_intervals + poll_ledger (kept forever).
 
     The same files as the nightly job, over the days from the first poll to yesterday (``today`` -
-    1): the per-day tables in chunks of ``chunk_days`` days, then the rolling tables in chunks of
-    ``rolling_chunk_days`` as_of days (each reads its days and the 13 before). A chunk's memory is
-    that of a few days however long the history. Rows outside that span are deleted, so the result
+    1): the per-day tables in chunks of ``chunk_days`` days, then the rolling tables one as_of at a
+    time (each reads its day and the 13 before; ``rolling_chunk_days`` only sets how often progress
+    is reported). A step's memory is that of a few days however long the history. Rows outside that span are deleted, so the result
     equals running the nightly job for each day in turn.
     """
     run_script(con, "metric_tables_clear")

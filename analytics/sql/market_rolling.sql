@@ -1,5 +1,5 @@
 -- market_rolling: grain = as_of x window (7 | 14 days) x time bucket (incl. 'all'), for as_of in
--- [<a0>, <a1>) (rolling_windows.sql). Runs after venue_rolling.sql.
+-- <as_of> (rolling_windows.sql). Runs after venue_rolling.sql.
 --   drops, drops_per_day, release_drops  over the window (venue_rolling, every venue)
 --   volatility_index  100 x the mean volatility_cv of the non-thin venues
 --   market_cv         the coefficient of variation of the market's daily drops (venue_daily)
@@ -8,13 +8,13 @@
 --   forward_open_ref, compression_pct  the same a week earlier and the change against it
 --   n = venues with a row, venues_ranked = non-thin venues; thin = venues_ranked < <min_sample>
 
-DELETE FROM market_rolling WHERE as_of >= $a0 AND as_of < $a1;
+DELETE FROM market_rolling WHERE as_of = $as_of;
 
 INSERT INTO market_rolling BY NAME
 WITH daily AS (
     SELECT metric_date, coalesce(time_bucket, 'all') AS time_bucket, sum(drops) AS drops
     FROM venue_daily
-    WHERE metric_date >= CAST($a0 AS DATE) - 13 AND metric_date < $a1
+    WHERE metric_date BETWEEN CAST($as_of AS DATE) - 13 AND $as_of
     GROUP BY GROUPING SETS ((metric_date, time_bucket), (metric_date))
 ), market AS (
     SELECT w.as_of, w.window_days, d.time_bucket, volatility_cv(d.drops) AS market_cv
@@ -26,12 +26,12 @@ WITH daily AS (
            100.0 * avg(volatility_cv) FILTER (WHERE NOT thin) AS volatility_index,
            count(*) FILTER (WHERE days_observed > 0) AS n,
            count(*) FILTER (WHERE NOT thin) AS venues_ranked
-    FROM venue_rolling WHERE as_of >= $a0 AND as_of < $a1 GROUP BY ALL
+    FROM venue_rolling WHERE as_of = $as_of GROUP BY ALL
 ), forward AS (
     SELECT metric_date AS as_of, coalesce(time_bucket, 'all') AS time_bucket,
            sum(open_slots) AS open_slots, sum(baseline_slots) AS baseline_slots
     FROM supply_daily
-    WHERE metric_date >= CAST($a0 AS DATE) - 7 AND metric_date < $a1 AND lead_days BETWEEN 0 AND 13
+    WHERE metric_date BETWEEN CAST($as_of AS DATE) - 7 AND $as_of AND lead_days BETWEEN 0 AND 13
     GROUP BY GROUPING SETS ((metric_date, time_bucket), (metric_date))
 )
 SELECT v.as_of, v.window_days, v.time_bucket, v.days_observed, v.partial_days, v.drops,

@@ -7,10 +7,10 @@
 --   (venue_daily_hist, market_daily_hist) keep the sample in these bins, so it merges over any days
 --   and filters.
 --
--- km_curve(hist): grain = one (grp, bin) with any count. `hist` names a relation with columns grp
---   (any type: the group, e.g. a venue or a struct), bin, n_closed (closed at a point duration in
---   the bin: the event) and n_censored (known to have lasted at least a duration in the bin: expired
---   or censored). Kaplan-Meier in life-table form: at_risk = intervals not gone before the bin;
+-- km_curve(hist): grain = one (grp, bin) with any count. `hist` names a relation with one row per
+--   (grp, bin) and columns grp (any type: the group, e.g. a venue or a struct), bin, n_closed
+--   (closed at a point duration in the bin: the event) and n_censored (known to have lasted at
+--   least a duration in the bin: expired or censored). Kaplan-Meier in life-table form: at_risk = intervals not gone before the bin;
 --   n_eff = at_risk - censored / 2 (a censored interval is at risk for half its bin); survival
 --   S = prod (1 - closed / n_eff) (0 from the first bin where closed >= n_eff); Greenwood
 --   variance S^2 sum closed / (n_eff (n_eff - closed)); survival_lo / survival_hi = S -/+ 1.96 SE,
@@ -28,33 +28,34 @@ CREATE OR REPLACE TEMP MACRO duration_bin(seconds) AS
 
 CREATE OR REPLACE TEMP MACRO km_curve(hist) AS TABLE
 WITH cells AS (
-    SELECT grp, bin, sum(n_closed)::DOUBLE AS closed, sum(n_censored)::DOUBLE AS censored
-    FROM query_table(hist) GROUP BY grp, bin HAVING sum(n_closed) + sum(n_censored) > 0
-), counted AS (        -- one sort: every running sum below shares PARTITION BY grp ORDER BY bin
-    SELECT *,
-           sum(closed + censored) OVER all_bins - sum(closed + censored) OVER through AS at_risk_after,
-           sum(closed) OVER through AS closed_through,
-           sum(closed) OVER all_bins AS closed_total
-    FROM cells
-    WINDOW through AS (PARTITION BY grp ORDER BY bin ROWS UNBOUNDED PRECEDING),
-           all_bins AS (PARTITION BY grp ORDER BY bin ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+    SELECT grp, bin, n_closed::DOUBLE AS closed, n_censored::DOUBLE AS censored
+    FROM query_table(hist) WHERE n_closed + n_censored > 0
+), totals AS (
+    SELECT grp, sum(closed + censored) AS intervals, sum(closed) AS closed_total FROM cells GROUP BY grp
+), counted AS (
+    SELECT c.*, t.closed_total,
+           t.intervals - sum(c.closed + c.censored) OVER through AS at_risk_after,
+           sum(c.closed) OVER through AS closed_through
+    FROM cells c JOIN totals t ON t.grp IS NOT DISTINCT FROM c.grp
+    WINDOW through AS (PARTITION BY c.grp ORDER BY c.bin ROWS UNBOUNDED PRECEDING)
 ), terms AS (
     SELECT *, at_risk_after + closed + censored AS at_risk,
            at_risk_after + closed + censored / 2 AS n_eff,
-           n_eff > 0 AND closed >= n_eff AS dies_out,
+           CAST(n_eff > 0 AND closed >= n_eff AS INTEGER) AS dies_out,
            CASE WHEN n_eff > 0 AND closed < n_eff THEN ln(1 - closed / n_eff) ELSE 0 END AS log_step,
            CASE WHEN n_eff > 0 AND n_eff > closed THEN closed / (n_eff * (n_eff - closed)) ELSE 0 END AS greenwood_step
     FROM counted
+), running AS (
+    SELECT *, sum(dies_out) OVER through AS died_through, sum(log_step) OVER through AS log_through,
+           sum(greenwood_step) OVER through AS greenwood_through
+    FROM terms WINDOW through AS (PARTITION BY grp ORDER BY bin ROWS UNBOUNDED PRECEDING)
 ), curve AS (          -- the curve at the end of this bin and of the one before (1 before any)
     SELECT *,
-           CASE WHEN bool_or(dies_out) OVER through THEN 0.0 ELSE exp(sum(log_step) OVER through) END AS survival,
-           sqrt(sum(greenwood_step) OVER through) AS rel_se,
-           CASE WHEN coalesce(bool_or(dies_out) OVER before, FALSE) THEN 0.0
-                ELSE exp(coalesce(sum(log_step) OVER before, 0)) END AS survival_prev,
-           coalesce(sqrt(sum(greenwood_step) OVER before), 0) AS rel_se_prev
-    FROM terms
-    WINDOW through AS (PARTITION BY grp ORDER BY bin ROWS UNBOUNDED PRECEDING),
-           before AS (PARTITION BY grp ORDER BY bin ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+           CASE WHEN died_through > 0 THEN 0.0 ELSE exp(log_through) END AS survival,
+           sqrt(greenwood_through) AS rel_se,
+           CASE WHEN died_through - dies_out > 0 THEN 0.0 ELSE exp(log_through - log_step) END AS survival_prev,
+           sqrt(greatest(0.0, greenwood_through - greenwood_step)) AS rel_se_prev
+    FROM running
 )
 SELECT c.grp, c.bin, b.lo_s, b.hi_s, c.closed AS n_closed, c.censored AS n_censored, c.at_risk,
        c.survival, c.survival_prev,

@@ -1,9 +1,9 @@
 -- supply_compression: grain = as_of x bucket_date x time bucket (incl. 'all') x party size (0 =
--- all), for as_of in [<a0>, <a1>): the open slots of each future date at as_of's snapshot
+-- all), for one <as_of>: the open slots of each future date at as_of's snapshot
 -- (supply_daily) against its baseline and against the same lead a week earlier (the date 7 days
 -- before, seen 7 days before). partial when either day was.
 
-DELETE FROM supply_compression WHERE as_of >= $a0 AND as_of < $a1;
+DELETE FROM supply_compression WHERE as_of = $as_of;
 
 INSERT INTO supply_compression BY NAME
 WITH s AS (
@@ -11,7 +11,7 @@ WITH s AS (
            any_value(lead_days) AS lead_days, sum(open_slots) AS open_slots, sum(baseline_slots) AS baseline_slots,
            bool_or(partial) AS partial
     FROM supply_daily
-    WHERE metric_date >= CAST($a0 AS DATE) - 7 AND metric_date < $a1
+    WHERE metric_date BETWEEN CAST($as_of AS DATE) - 7 AND $as_of
     GROUP BY GROUPING SETS ((metric_date, bucket_date, time_bucket, party_size), (metric_date, bucket_date, time_bucket),
                             (metric_date, bucket_date, party_size), (metric_date, bucket_date))
 )
@@ -23,4 +23,4 @@ SELECT c.metric_date AS as_of, c.bucket_date, c.time_bucket, c.party_size, c.lea
 FROM s c
 LEFT JOIN s r ON r.metric_date = c.metric_date - 7 AND r.bucket_date = c.bucket_date - 7
              AND r.time_bucket = c.time_bucket AND r.party_size = c.party_size
-WHERE c.metric_date >= $a0 AND c.metric_date < $a1;
+WHERE c.metric_date = $as_of;

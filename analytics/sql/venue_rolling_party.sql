@@ -1,18 +1,18 @@
 -- venue_rolling_party: grain = venue x as_of x window (7 | 14 days) x time bucket (incl. 'all') x
--- party size, for as_of in [<a0>, <a1>) (rolling_windows.sql), for every venue with a venue_daily
+-- party size, for one <as_of> (rolling_windows.sql), for every venue with a venue_daily
 -- row of that party size in the window.
 --   drops, drops_per_day (per day of the window that was aggregated), share_of_drops = this party
 --   size's share of the venue's drops in the window and time bucket, closed = its closed_timed,
 --   mean_close_s = their mean time-to-close; n = drops, thin = drops < <min_sample>.
 
-DELETE FROM venue_rolling_party WHERE as_of >= $a0 AND as_of < $a1;
+DELETE FROM venue_rolling_party WHERE as_of = $as_of;
 
 INSERT INTO venue_rolling_party BY NAME
 WITH venue_days AS (
     SELECT provider, venue_id, metric_date, coalesce(time_bucket, 'all') AS time_bucket, party_size,
            sum(drops) AS drops, sum(closed_timed) AS closed_timed, sum(sum_close_s) AS sum_close_s
     FROM venue_daily
-    WHERE metric_date >= CAST($a0 AS DATE) - 13 AND metric_date < $a1
+    WHERE metric_date BETWEEN CAST($as_of AS DATE) - 13 AND $as_of
     GROUP BY GROUPING SETS ((provider, venue_id, metric_date, time_bucket, party_size),
                             (provider, venue_id, metric_date, party_size))
 ), windowed AS (
