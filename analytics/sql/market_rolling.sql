@@ -1,4 +1,4 @@
--- market_rolling: grain = as_of x window (7 | 14 days) x time bucket (incl. 'all'), for as_of in
+-- market_rolling: grain = as_of x window (7 | 14 days) x time bucket (incl. 'all'), for one
 -- <as_of> (rolling_windows.sql). Runs after venue_rolling.sql.
 --   drops, drops_per_day, release_drops  over the window (venue_rolling, every venue)
 --   volatility_index  100 x the mean volatility_cv of the non-thin venues
