@@ -1,7 +1,8 @@
-"""Scarcity score: its one-sentence definition, shown by the dashboard and the digest.
+"""Scarcity score: its definition in words, shown by the dashboard and the digest.
 
-The score itself is computed in SQL (analytics/sql/venue_rolling.sql) by the nightly job; this
-module only holds the definition text so every surface states the same formula.
+The score itself is made in one place, the DuckDB macro in analytics/sql/measure_scarcity.sql
+(used by the nightly venue_rolling table and every ranking the dashboard and digest show); this
+module only holds the text, so every surface states the same formula.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ SCARCITY_FORMULA = (
 )
 
 SCARCITY_NOTE = (
-    "Comparable venues = the non-thin venues of the same window and time bucket; a component "
-    "that cannot be computed is left out of the average; thin venues get no score."
+    "Comparable venues = the non-thin venues of the same dates, filters and time bucket; a share or "
+    "rate that cannot be computed is left out of the average, a median never reached ranks slowest; "
+    "thin venues get no score."
 )

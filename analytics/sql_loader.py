@@ -2,10 +2,15 @@
 
 Values never enter SQL by string formatting; a query is called by its file stem, e.g.
 ``run(con, "venue_daily", day=date(2026, 11, 20))`` with ``$day`` inside the file.
+
+The shared measures (time-to-close, scarcity, the rates) are DuckDB macros defined once in
+analytics/sql/measure_*.sql. A statement that calls one gets its file's macros defined on the
+connection first (TEMP macros: they work on read-only connections and vanish with the connection).
 """
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -21,6 +26,24 @@ def sql(name: str) -> str:
     if not path.is_file() or path.parent != SQL_DIR:
         raise KeyError(f"no SQL file named {name!r} in {SQL_DIR}")
     return path.read_text()
+
+
+@cache
+def measures() -> dict[str, tuple[str, ...]]:
+    """measure file stem -> the macros it defines (CREATE OR REPLACE TEMP MACRO name)."""
+    return {p.stem: tuple(re.findall(r"CREATE OR REPLACE TEMP MACRO (\w+)", p.read_text()))
+            for p in sorted(SQL_DIR.glob("measure_*.sql"))}
+
+
+def _define_measures(con: duckdb.DuckDBPyConnection, stmt: str) -> None:
+    """Define the macros of every measure file a statement calls (before running it)."""
+    code = "\n".join(_code_part(ln) for ln in stmt.splitlines())
+    if "(" not in code or code.lstrip().upper().startswith("CREATE OR REPLACE TEMP MACRO"):
+        return
+    for stem, names in measures().items():
+        if any(re.search(rf"\b{n}\(", code) for n in names):
+            for part in _split(sql(stem)):
+                con.execute(part)
 
 
 def _uses(stmt: str, name: str) -> bool:
@@ -42,6 +65,7 @@ def run(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> duckdb.Duck
     missing = set(params) - set(used)
     if missing:
         raise TypeError(f"{name}.sql has no parameter(s) {sorted(missing)}")
+    _define_measures(con, text)
     return con.execute(text, used) if used else con.execute(text)
 
 
@@ -50,6 +74,7 @@ def run_script(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> None
     text = sql(name)
     for stmt in _split(text):
         used = {k: v for k, v in params.items() if _uses(stmt, k)}
+        _define_measures(con, stmt)
         con.execute(stmt, used) if used else con.execute(stmt)
 
 

@@ -7,7 +7,6 @@ of Streamlit. Filters travel as a frozen, hashable ``Filters`` so callers can ca
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -134,18 +133,31 @@ def today_vs_typical(daily: pd.DataFrame, today: date) -> dict[str, Any]:
 # --- rankings and distributions (nightly aggregates) ------------------------------------------
 
 def ranking(con: duckdb.DuckDBPyConnection, f: Filters, min_n: int) -> pd.DataFrame:
-    """Per-venue scarcity ranking for the filtered slice.
+    """Per-venue scarcity ranking for the filtered slice (the venue filter is ignored: a venue is
+    ranked among its comparables; see venue_summary).
 
-    Fast path: a 7- or 14-day range with no party-size / weekday / venue filter is read from the
-    nightly venue_rolling rows (dash_ranking_rolling.sql). Anything else is recomputed from the
-    daily aggregates (dash_ranking.sql: same definitions, slower).
+    Every figure comes from the shared definitions (analytics/sql/measure_*.sql). A slice that is one
+    of the nightly windows (7 or 14 days ending d1, no party-size or weekday filter) reads the
+    venue_rolling rows the nightly job made with them (dash_ranking_rolling.sql); any other slice is
+    computed from the per-day tables (dash_ranking.sql). Both give the same rows.
     """
-    if f.n_days in (7, 14) and not f.parties and not f.dows and f.venue_id is None:
+    if f.n_days in (7, 14) and not f.parties and not f.dows:
         df = _df(con, "dash_ranking_rolling", d1=f.d1, window_days=f.n_days, tb=f.time_bucket or "all",
                  min_n=min_n, hoods=list(f.hoods) or None, prices=list(f.prices) or None)
         if len(df):
             return df
-    return _df(con, "dash_ranking", min_n=min_n, **f.params())
+    p = f.params()
+    p.pop("venue_id")
+    return _df(con, "dash_ranking", min_n=min_n, **p)
+
+
+def venue_summary(con: duckdb.DuckDBPyConnection, f: Filters, min_n: int) -> pd.DataFrame:
+    """Venue ``f.venue_id``'s row of ``ranking`` for the same slice (empty when it has none): the
+    figures Venue detail shows, ranked among the same venues as on Hardest tables."""
+    if f.venue_id is None:
+        raise ValueError("venue_summary needs a venue (Filters.venue_id)")
+    df = ranking(con, f, min_n)
+    return df[df["venue_id"] == f.venue_id].reset_index(drop=True)
 
 
 def hist(con: duckdb.DuckDBPyConnection, f: Filters, split: str = "none") -> pd.DataFrame:
@@ -163,36 +175,26 @@ def hist(con: duckdb.DuckDBPyConnection, f: Filters, split: str = "none") -> pd.
     return _df(con, "dash_venue_hist", split=split, **p)
 
 
-def survival(h: pd.DataFrame) -> pd.DataFrame:
-    """Kaplan-Meier survival of time-to-close per group from a dash_hist frame.
-
-    Life-table form: within a bin, censored intervals count as at risk for half the bin
-    (n_eff = at risk - censored / 2). Evaluated at each bin's upper edge. Also returns ``cdf``:
-    the empirical CDF of the closed point durations alone (censored ignored).
-    """
-    rows: list[dict[str, Any]] = []
-    for grp, g in h.sort_values(["grp", "bin"]).groupby("grp", sort=True):
-        at_risk = float(g["n_closed"].sum() + g["n_censored"].sum())
-        total_closed = float(g["n_closed"].sum())
-        s, cum = 1.0, 0.0
-        for b in g.to_dict("records"):
-            c, z = float(b["n_closed"]), float(b["n_censored"])
-            n_eff = at_risk - z / 2.0
-            if n_eff > 0:
-                s *= max(0.0, 1.0 - c / n_eff)
-            cum += c
-            rows.append({"grp": grp, "bin": int(b["bin"]), "lo_s": float(b["lo_s"]), "hi_s": float(b["hi_s"]),
-                         "at_risk": at_risk, "closed": c, "censored": z, "survival": s,
-                         "cdf": cum / total_closed if total_closed else math.nan})
-            at_risk -= c + z
-    return pd.DataFrame(rows, columns=["grp", "bin", "lo_s", "hi_s", "at_risk", "closed", "censored",
-                                       "survival", "cdf"])
+def _over_hist(con: duckdb.DuckDBPyConnection, name: str, h: pd.DataFrame) -> pd.DataFrame:
+    """Run NAME.sql over a histogram frame (registered as hist_frame for the one query)."""
+    con.register("hist_frame", h[["grp", "bin", "n_closed", "n_censored"]])
+    try:
+        return _df(con, name)
+    finally:
+        con.unregister("hist_frame")
 
 
-def km_median(surv: pd.DataFrame) -> float | None:
-    """Upper edge of the first bin where the survival estimate reaches 0.5 (None if never)."""
-    hit = surv.loc[surv["survival"] <= 0.5, "hi_s"]
-    return float(hit.iloc[0]) if len(hit) else None
+def time_to_close_curve(con: duckdb.DuckDBPyConnection, f: Filters, split: str = "none") -> pd.DataFrame:
+    """Kaplan-Meier survival of time-to-close per group and duration bin (measure_time_to_close's
+    km_curve over ``hist``): survival with its 95% band, at_risk, and ``cdf``, the share of the closed
+    drops closed by the bin's end."""
+    return _over_hist(con, "dash_km_curve", hist(con, f, split))
+
+
+def time_to_close(con: duckdb.DuckDBPyConnection, f: Filters, split: str = "none") -> pd.DataFrame:
+    """Time-to-close per group (measure_time_to_close over ``hist``): n, the Kaplan-Meier median
+    with its 95% interval, the median of the closed drops alone."""
+    return _over_hist(con, "dash_time_to_close", hist(con, f, split))
 
 
 def venue_daily(con: duckdb.DuckDBPyConnection, f: Filters, split: str = "none") -> pd.DataFrame:

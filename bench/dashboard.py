@@ -64,6 +64,7 @@ def pages(con: duckdb.DuckDBPyConnection) -> dict[str, Callable[[duckdb.DuckDBPy
     top = views.ranking(con, f, 10)
     venue_id = int(top["venue_id"].iloc[0])
     fv = views.Filters(d0=f.d0, d1=f.d1, venue_id=venue_id)
+    sliced = views.Filters(d0=last - timedelta(days=9), d1=last, parties=(2,), dows=(1, 2, 3, 4, 5))
     span = views.poll_span(con)
     t1 = span["last_at"] + timedelta(seconds=1)
     t0 = t1 - timedelta(hours=48)
@@ -80,14 +81,20 @@ def pages(con: duckdb.DuckDBPyConnection) -> dict[str, Callable[[duckdb.DuckDBPy
         shell(c)
         views.ranking(c, f, 10)
 
+    def hardest_sliced(c: duckdb.DuckDBPyConnection) -> None:      # not a nightly window: computed
+        shell(c)
+        views.ranking(c, sliced, 10)
+
     def venue(c: duckdb.DuckDBPyConnection) -> None:
         shell(c)
-        views.venues(c), views.hist(c, fv, "none"), views.venue_daily(c, fv, "none")
+        views.venues(c), views.time_to_close_curve(c, fv, "none"), views.venue_summary(c, fv, 10)
+        views.venue_daily(c, fv, "none")
         views.venue_heatmap(c, venue_id, f.d0, f.d1), views.venue_intervals(c, venue_id, f.d0, f.d1, 200)
 
     def durations(c: duckdb.DuckDBPyConnection) -> None:
         shell(c)
-        views.hist(c, f, "time_bucket")
+        views.hist(c, f, "time_bucket"), views.time_to_close_curve(c, f, "time_bucket")
+        views.time_to_close(c, f, "time_bucket")
 
     def timing(c: duckdb.DuckDBPyConnection) -> None:
         shell(c)
@@ -106,7 +113,7 @@ def pages(con: duckdb.DuckDBPyConnection) -> dict[str, Callable[[duckdb.DuckDBPy
         views.poll_span(c), views.service_state(c), views.days(c, f.d0, f.d1)
         views.poll_health(c, t0, t1), views.poll_gaps(c, t0, t1, 900.0)
 
-    return {"pulse": pulse, "hardest": hardest, "venue": venue, "durations": durations, "timing": timing,
+    return {"pulse": pulse, "hardest": hardest, "hardest[10 days, party 2, weekdays]": hardest_sliced, "venue": venue, "durations": durations, "timing": timing,
             "trends": trends, "funnels": funnels, "health": health}
 
 

@@ -1,4 +1,5 @@
-"""The dashboard's only data access: cached loaders around analytics.views.
+"""The dashboard's only data access: cached loaders around analytics.views (one typed function per
+view, same name and arguments minus the connection: ``data.ranking(f, min_n)``).
 
 Every loader takes plain, hashable arguments (paths, dates, a frozen Filters). Cache misses read
 through one short read-only connection per script run (snapshot first, live file as fallback:
@@ -12,11 +13,12 @@ nothing opens a connection at import.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 import duckdb
@@ -27,17 +29,12 @@ from analytics.db import NoDatabase, read_connection
 from analytics.views import Filters
 from collector.settings import Settings, load
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
 TTL_S = 30  # the collector publishes a snapshot every ~30 s; fresher reads would show nothing new
 
-__all__ = ["Filters", "NoDatabase", "call", "settings", "paths", "clear"]
-
-# Loaders the pages may call through `call` (an allow-list: names never come from user input,
-# but this keeps the cached entry point from reaching anything else in analytics.views).
-_LOADERS = {
-    "as_of", "freshness", "data_span", "filter_options", "venues", "open_now", "daily_drops", "ranking", "hist", "venue_daily", "market_cells", "days",
-    "market_rolling", "supply", "venue_heatmap", "venue_intervals", "inventory", "poll_span",
-    "poll_health", "poll_gaps", "service_state", "funnel",
-}
+__all__ = ["Filters", "NoDatabase", "settings", "paths", "clear"]
 
 
 @st.cache_resource(ttl=60, show_spinner=False)
@@ -98,23 +95,60 @@ def _reader(snapshot_path: str, db_path: str) -> Iterator[duckdb.DuckDBPyConnect
     yield _run.con
 
 
-@st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=512)
-def _cached(name: str, snapshot_path: str, db_path: str, args: tuple[Any, ...]) -> Any:
-    fn = getattr(views, name)
-    with _reader(snapshot_path, db_path) as con:
-        return fn(con, *args)
+_cached_loaders: list[Any] = []      # for clear()
 
 
-def call(name: str, *args: Any) -> Any:
-    """Run analytics.views.NAME(con, *args) through the TTL cache. Raises NoDatabase."""
-    if name not in _LOADERS:
-        raise KeyError(f"{name!r} is not a dashboard loader")
-    snap, db = paths()
-    return _cached(name, snap, db, tuple(args))
+def _loader(fn: Callable[Concatenate[duckdb.DuckDBPyConnection, P], R]) -> Callable[P, R]:
+    """analytics.views.FN as a dashboard loader: same arguments minus the connection, through the
+    TTL cache (keyed by the database paths and the arguments). Raises NoDatabase."""
+    def cached(snapshot_path: str, db_path: str, *args: Any, **kwargs: Any) -> Any:
+        with _reader(snapshot_path, db_path) as con:
+            return fn(con, *args, **kwargs)
+
+    # Streamlit keys a cached function by its qualified name and source: one name per loader
+    cached.__name__ = cached.__qualname__ = f"cached_{fn.__name__}"
+    through_cache: Callable[..., Any] = st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=512)(cached)
+    _cached_loaders.append(through_cache)
+
+    @functools.wraps(fn)
+    def load(*args: P.args, **kwargs: P.kwargs) -> R:
+        result: R = through_cache(*paths(), *args, **kwargs)
+        return result
+
+    return load
+
+
+# The loaders the pages call (each is the analytics.views function of the same name).
+as_of = _loader(views.as_of)
+freshness = _loader(views.freshness)
+data_span = _loader(views.data_span)
+filter_options = _loader(views.filter_options)
+venues = _loader(views.venues)
+open_now = _loader(views.open_now)
+daily_drops = _loader(views.daily_drops)
+ranking = _loader(views.ranking)
+venue_summary = _loader(views.venue_summary)
+hist = _loader(views.hist)
+time_to_close = _loader(views.time_to_close)
+time_to_close_curve = _loader(views.time_to_close_curve)
+venue_daily = _loader(views.venue_daily)
+market_cells = _loader(views.market_cells)
+days = _loader(views.days)
+market_rolling = _loader(views.market_rolling)
+supply = _loader(views.supply)
+venue_heatmap = _loader(views.venue_heatmap)
+venue_intervals = _loader(views.venue_intervals)
+inventory = _loader(views.inventory)
+poll_span = _loader(views.poll_span)
+poll_health = _loader(views.poll_health)
+poll_gaps = _loader(views.poll_gaps)
+service_state = _loader(views.service_state)
+funnel = _loader(views.funnel)
 
 
 def clear() -> None:
-    _cached.clear()
+    for loader in _cached_loaders:
+        loader.clear()
 
 
 def local_now(as_of_utc: datetime | None) -> datetime | None:
@@ -132,7 +166,7 @@ def default_range_without_data() -> tuple[date, date]:
 
 def default_range() -> tuple[date, date]:
     """Last 14 days of data (venue-local), or the 14 days up to today when there is none."""
-    first, last = call("data_span")
+    first, last = data_span()
     if last is None:
         return default_range_without_data()
     start = last - timedelta(days=13)

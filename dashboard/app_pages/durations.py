@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import altair as alt
-import pandas as pd
 import streamlit as st
 
-from analytics import views
+from dashboard import data
 from dashboard.components import charts, filters, guard, notes
 
 SPLIT_LABELS = {"time_bucket": "Prime / off-peak", "party_size": "Party size",
@@ -18,7 +17,7 @@ f = filters.current()
 min_n = filters.min_sample()
 split = st.segmented_control("Split by", list(SPLIT_LABELS), format_func=SPLIT_LABELS.__getitem__,
                              default="time_bucket", key="split", bind="query-params") or "time_bucket"
-h = guard.load("hist", f, split)
+h = guard.load(data.hist, f, split)
 if h.empty:
     notes.empty("durations", "no timed interval matches these filters in the aggregated days.")
     st.stop()
@@ -28,23 +27,18 @@ sizes["n"] = sizes["n_closed"] + sizes["n_censored"]
 keep = sizes.sort_values("n", ascending=False).head(MAX_GROUPS).index
 dropped = len(sizes) - len(keep)
 h = h[h["grp"].isin(keep)]
-surv = views.survival(h)
-
-summary = []
-for grp, g in surv.groupby("grp"):
-    closed = g[g["closed"] > 0]
-    cum = closed["closed"].cumsum()
-    plain = closed.loc[cum >= cum.iloc[-1] / 2, "hi_s"].iloc[0] if len(closed) else None
-    n = int(sizes.loc[grp, "n"])
-    summary.append({"group": grp, "km_median_s": views.km_median(g), "closed_median_bin_s": plain,
-                    "n_closed": int(sizes.loc[grp, "n_closed"]), "n_censored": int(sizes.loc[grp, "n_censored"]),
-                    "n": n, "thin": n < min_n})
-summary_df = pd.DataFrame(summary).sort_values("n", ascending=False)
+surv = guard.load(data.time_to_close_curve, f, split)
+surv = surv[surv["grp"].isin(keep)]
+ttc = guard.load(data.time_to_close, f, split)
+summary_df = ttc[ttc["grp"].isin(keep)].rename(columns={"grp": "group"}).sort_values("n", ascending=False)
+summary_df["thin"] = summary_df["n"] < min_n
 st.dataframe(summary_df, hide_index=True, width="stretch", key="durations_summary",
              column_config={"km_median_s": st.column_config.NumberColumn("KM median (s)", format="%.0f"),
-                            "closed_median_bin_s": st.column_config.NumberColumn("Median of closed, bin edge (s)", format="%.0f")})
+                            "km_median_lo_s": st.column_config.NumberColumn("95% low (s)", format="%.0f"),
+                            "km_median_hi_s": st.column_config.NumberColumn("95% high (s)", format="%.0f"),
+                            "median_close_s": st.column_config.NumberColumn("Median of closed (s)", format="%.0f")})
 notes.caption(f"Per {SPLIT_LABELS[split].lower()} group: Kaplan-Meier median (censored slots counted) and the "
-              "median of closed drops alone, at log-bin edges; thin groups flagged"
+              "median of closed drops alone (both interpolated in the log bins); thin groups flagged"
               + notes.resolution_over(f.d0, f.d1)
               + (f"; {dropped} smaller group(s) left out" if dropped else ""), int(sizes.loc[keep, "n"].sum()))
 thin_groups = summary_df.loc[summary_df["thin"], "group"].tolist()

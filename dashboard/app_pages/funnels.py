@@ -17,7 +17,7 @@ f = filters.current()
 min_n = filters.min_sample()
 s = data.settings()
 party = f.parties[0] if len(f.parties) == 1 else None
-rep = guard.load("funnel", f.d0, f.d1, int(s.tap_window_s), int(s.book_window_s), min_n, f.time_bucket, party)
+rep = guard.load(data.funnel, f.d0, f.d1, int(s.tap_window_s), int(s.book_window_s), min_n, f.time_bucket, party)
 if rep is None:
     notes.empty("funnels", "this database has no alert_events table yet; the collector's tracking "
                 "endpoint creates it (POST /v1/events).")

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from analytics.scores import SCARCITY_FORMULA, SCARCITY_NOTE
+from dashboard import data
 from dashboard.components import export, filters, guard, notes
 
 st.title("Hardest tables")
@@ -18,7 +19,7 @@ q = c1.text_input("Search venues by name", key="q", bind="query-params", placeho
 show_thin = c2.toggle("Show thin rows", value=False, key="thin", bind="query-params",
                       help=f"Venues with fewer than {min_n} timed intervals get no score and are hidden by default")
 
-df = guard.load("ranking", f, min_n)
+df = guard.load(data.ranking, f, min_n)
 if df.empty:
     notes.empty("ranking", "no aggregated venue-days match these filters. The nightly job aggregates "
                 "each finished day; widen the dates or the filters.")

@@ -12,7 +12,7 @@ from dashboard.components import charts, filters, guard, notes
 
 st.title("Data health")
 f = filters.current()
-span = guard.load("poll_span")
+span = guard.load(data.poll_span)
 if span["polls"] == 0:
     notes.empty("polls", "the poll ledger is empty: the collector has not polled yet.")
     st.stop()
@@ -20,13 +20,13 @@ if span["polls"] == 0:
 c1, c2, c3 = st.columns(3)
 c1.metric("Polls in the ledger", f"{span['polls']:,}")
 c2.metric("Trusted share (all time)", f"{span['trusted'] / span['polls']:.1%}")
-state = guard.load("service_state")
+state = guard.load(data.service_state)
 breaker = state.loc[state["key"].str.contains("breaker", case=False), "value"]
 c3.metric("Circuit breaker", breaker.iloc[0] if len(breaker) else "unknown",
           help="From the collector's service_state table")
 
 st.subheader("Trusted share per day")
-days = guard.load("days", f.d0, f.d1)
+days = guard.load(data.days, f.d0, f.d1)
 if days.empty:
     notes.empty("daily quality", "no aggregated day in the date range (the nightly job writes day_quality).")
 else:
@@ -43,7 +43,7 @@ last = span["last_at"]
 t1 = last + timedelta(seconds=1)
 t0 = t1 - timedelta(hours=48)
 st.subheader("Errors by class, last 48 hours of polling")
-ph = guard.load("poll_health", t0, t1)
+ph = guard.load(data.poll_health, t0, t1)
 err = ph[ph["outcome"] != "ok"]
 if err.empty:
     st.success("No untrusted poll in the 48 hours before the last poll.", icon=":material/check_circle:")
@@ -57,7 +57,7 @@ notes.caption(f"Polls from {t0:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC", in
 
 st.subheader("Gaps between trusted polls")
 min_gap = max(3 * float(data.settings().bucket_cooldown_s), 900.0)
-gaps = guard.load("poll_gaps", t0, t1, min_gap)
+gaps = guard.load(data.poll_gaps, t0, t1, min_gap)
 if gaps.empty:
     st.success(f"No (bucket, party size) went more than {min_gap / 60:.0f} min without a trusted poll.",
                icon=":material/check_circle:")

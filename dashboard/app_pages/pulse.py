@@ -16,7 +16,7 @@ ROWS = 500   # rows per table; the metrics above count every open slot
 
 st.title("Market pulse")
 f = filters.current()
-as_of = guard.load("as_of")
+as_of = guard.load(data.as_of)
 if as_of is None:
     notes.empty("live availability", "the collector has not completed a trusted poll yet.")
     st.stop()
@@ -25,7 +25,7 @@ assert now_local is not None
 
 window = st.slider("“Just opened” means first seen in the last … minutes", 5, 120, 15, step=5,
                    key="window", bind="query-params")
-slots, counts = guard.load("open_now", f, as_of, window * 60, ROWS)
+slots, counts = guard.load(data.open_now, f, as_of, window * 60, ROWS)
 cols = ["venue", "neighborhood", "price_range", "slot_date", "slot_time", "party_size", "time_bucket",
         "age_min", "opened_at", "venue_id"]
 slots = slots.assign(age_min=(slots["age_s"] / 60.0).round(1))
@@ -76,7 +76,7 @@ notes.caption(f"NEW_DROP slots still open at the last trusted poll and older tha
 
 st.subheader("Today against a typical day")
 today = now_local.date()
-series = guard.load("daily_drops", today - timedelta(days=28), today)
+series = guard.load(data.daily_drops, today - timedelta(days=28), today)
 tv = views.today_vs_typical(series, today)
 c1, c2 = st.columns(2)
 c1.metric(f"Drops today so far (to {now_local:%H:%M})", f"{tv['today']:,}")

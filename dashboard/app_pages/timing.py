@@ -7,12 +7,13 @@ import pandas as pd
 import streamlit as st
 
 from analytics.views import WEEKDAYS
+from dashboard import data
 from dashboard.components import charts, filters, guard, notes
 
 st.title("Timing and volatility")
 f = filters.current()
-cells = guard.load("market_cells", f)
-days = guard.load("days", f.d0, f.d1)
+cells = guard.load(data.market_cells, f)
+days = guard.load(data.days, f.d0, f.d1)
 if f.dows:
     days = days[days["weekday"].isin(f.dows)]
 if cells.empty or days.empty:
@@ -48,7 +49,7 @@ st.dataframe(best[["hour", "drops_per_day", "share_of_day", "drops"]], hide_inde
 notes.caption("The five hours with the most NEW_DROPs per observed day under the filters", int(best["drops"].sum()))
 
 st.subheader("Prime-time volatility index")
-mr = guard.load("market_rolling", f.d0, f.d1)
+mr = guard.load(data.market_rolling, f.d0, f.d1)
 mr = mr[mr["window_days"] == 14] if len(mr) else mr
 if mr.empty:
     daily = cells.groupby(["day", "time_bucket"], as_index=False)["drops"].sum()

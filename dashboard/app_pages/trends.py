@@ -7,13 +7,14 @@ import pandas as pd
 import streamlit as st
 
 from analytics import views
+from dashboard import data
 from dashboard.components import charts, filters, guard, notes
 
 TOP_HOODS = 8
 
 st.title("Market trends")
 f = filters.current()
-cells = guard.load("market_cells", f)
+cells = guard.load(data.market_cells, f)
 if cells.empty:
     notes.empty("market trends", "no aggregated market day matches these filters.")
     st.stop()
@@ -46,9 +47,9 @@ st.dataframe(by_h, hide_index=True, width="stretch", key="by_neighborhood")
 notes.caption("NEW_DROPs per neighborhood over the date range", int(by_h["drops"].sum()))
 
 st.subheader("Supply compression and 14-day forward density")
-sup = guard.load("supply", f.d1)
+sup = guard.load(data.supply, f.d1)
 if sup.empty:
-    inv = guard.load("inventory")
+    inv = guard.load(data.inventory)
     if inv.empty:
         notes.empty("supply", "no bucket has a baseline yet.")
     else:
@@ -66,7 +67,7 @@ else:
                  alt.Tooltip("pct_vs_baseline:Q", format="+.0f"), alt.Tooltip("pct_vs_week_before:Q", format="+.0f")]),
         f"Open inventory per slot date at the last snapshot of {sup['as_of'].iloc[0]} vs its baseline "
         "(negative = supply tightened)", int(sup["open_slots"].sum()))
-mr = guard.load("market_rolling", f.d0, f.d1)
+mr = guard.load(data.market_rolling, f.d0, f.d1)
 mr = mr[(mr["window_days"] == 7) & (mr["time_bucket"] == "all")] if len(mr) else mr
 if mr.empty:
     notes.empty("forward density", "the nightly job has not written market_rolling for these dates.")

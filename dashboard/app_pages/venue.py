@@ -8,13 +8,13 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from analytics import views
 from analytics.views import WEEKDAYS
+from dashboard import data
 from dashboard.components import charts, filters, guard, notes
 
 st.title("Venue detail")
 f = filters.current()
-vs = guard.load("venues")
+vs = guard.load(data.venues)
 if vs.empty:
     notes.empty("venues", "the collector has not seen any venue yet.")
     st.stop()
@@ -38,17 +38,17 @@ row = vs[vs["venue_id"] == vid].iloc[0]
 st.caption(f"{row['neighborhood']} · {'$' * int(row['price_range']) if pd.notna(row['price_range']) else 'price unknown'}"
            f" · {row['cuisine'] or ''} · venue id {vid}")
 
-h = guard.load("hist", fv, "none")
-daily = guard.load("venue_daily", fv, "none")
-surv = views.survival(h)
-n_km = int(h["n_closed"].sum() + h["n_censored"].sum()) if len(h) else 0
-drops = int(daily["drops"].sum()) if len(daily) else 0
+surv = guard.load(data.time_to_close_curve, fv, "none")
+summary = guard.load(data.venue_summary, fv, filters.min_sample())
+daily = guard.load(data.venue_daily, fv, "none")
+sm = summary.iloc[0] if len(summary) else None
+n_km = int(sm["n"]) if sm is not None else 0
+drops = int(sm["drops"]) if sm is not None else 0
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Drops", f"{drops:,}")
-c2.metric("Drops / observed day", f"{drops / max(len(daily), 1):.2f}" if len(daily) else "—")
-c3.metric("Median time-to-close (KM)", notes.fmt_duration(views.km_median(surv)))
-obs = float(daily["observed_s"].sum()) if len(daily) else 0.0
-c4.metric("Fully booked", f"{daily['fully_booked_s'].sum() / obs:.0%}" if obs else "—")
+c2.metric("Drops / observed day", f"{sm['drops_per_day']:.2f}" if sm is not None and pd.notna(sm["drops_per_day"]) else "—")
+c3.metric("Median time-to-close (KM)", notes.fmt_duration(sm["km_median_s"] if sm is not None else None))
+c4.metric("Fully booked", f"{sm['fully_booked_share']:.0%}" if sm is not None and pd.notna(sm["fully_booked_share"]) else "—")
 notes.thin(n_km, filters.min_sample(), "this venue's time-to-close")
 
 st.subheader("How long do its tables stay open?")
@@ -69,7 +69,7 @@ else:
                 int(surv["closed"].sum()))
 
 st.subheader("When do its drops appear?")
-hm = guard.load("venue_heatmap", vid, f.d0, f.d1)
+hm = guard.load(data.venue_heatmap, vid, f.d0, f.d1)
 if hm.empty:
     notes.empty("drop times", "no NEW_DROP of this venue was seen in the date range.")
 else:
@@ -92,7 +92,7 @@ else:
                 "else a cancellation", drops)
 
 st.subheader("Recent intervals")
-iv = guard.load("venue_intervals", vid, f.d0, f.d1, 200)
+iv = guard.load(data.venue_intervals, vid, f.d0, f.d1, 200)
 if iv.empty:
     notes.empty("intervals", f"no finished interval of this venue opened between {f.d0} and {f.d1}.")
 else:

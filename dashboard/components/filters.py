@@ -36,7 +36,7 @@ def render() -> Filters:
     s = data.settings()
     try:
         d_default = data.default_range()
-        opts = data.call("filter_options")
+        opts = data.filter_options()
         hoods = sorted(opts["neighborhood"].unique().tolist())
     except data.NoDatabase:
         d_default = data.default_range_without_data()

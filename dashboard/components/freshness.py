@@ -16,8 +16,8 @@ STALE_AFTER_S = 15 * 60  # no trusted poll for 15 min while the service should p
 
 def banner() -> None:
     try:
-        as_of = data.call("as_of")
-        fr = data.call("freshness")
+        as_of = data.as_of()
+        fr = data.freshness()
     except data.NoDatabase:
         st.info("No database yet: start the collector (`make run`); this page fills in as polls arrive.",
                 icon=":material/hourglass_empty:")

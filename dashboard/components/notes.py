@@ -9,6 +9,7 @@ from datetime import date
 import streamlit as st
 
 from analytics.fmt import duration
+from dashboard import data
 from dashboard.components import guard
 
 
@@ -40,7 +41,7 @@ def resolution(gaps: Iterable[float | None]) -> str:
 def resolution_over(d0: date, d1: date) -> str:
     """resolution() for the market days d0..d1 (their day_quality rows): the clause every
     time-to-close caption ends with."""
-    return resolution(guard.load("days", d0, d1)["median_gap_s"])
+    return resolution(guard.load(data.days, d0, d1)["median_gap_s"])
 
 
 def empty(what: str, why: str) -> None:

@@ -112,7 +112,7 @@ def test_neighborhoods_equal_market_daily_and_venue_daily(md: str, sql: duckdb.D
 def test_hardest_tables_equal_the_ranking_query(md: str, sql: duckdb.DuckDBPyConnection) -> None:
     rows = md_tables(md)["Hardest tables this week"]
     rk = run(sql, "dash_ranking", d0=D0, d1=D1, hoods=None, prices=None, time_bucket=None, parties=None, dows=None,
-             venue_id=None, min_n=10).fetchall()
+             min_n=10).fetchall()
     cols = [d[0] for d in sql.description]  # type: ignore[union-attr]
     ranked = [dict(zip(cols, r, strict=True)) for r in rk if r[cols.index("scarcity_score")] is not None]
     ranked.sort(key=lambda x: (-x["scarcity_score"], x["venue_id"]))
