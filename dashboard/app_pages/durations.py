@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from analytics import views
-from dashboard.components import charts, filters, guard, notes
+from dashboard.components import charts, display, filters, guard, notes
 
 SPLIT_LABELS = {"time_bucket": "Prime / off-peak", "party_size": "Party size",
                 "neighborhood": "Neighborhood", "price_range": "Price range"}
@@ -40,9 +40,15 @@ for grp, g in surv.groupby("grp"):
                     "n_closed": int(sizes.loc[grp, "n_closed"]), "n_censored": int(sizes.loc[grp, "n_censored"]),
                     "n": n, "thin": n < min_n})
 summary_df = pd.DataFrame(summary).sort_values("n", ascending=False)
-st.dataframe(summary_df, hide_index=True, width="stretch", key="durations_summary",
-             column_config={"km_median_s": st.column_config.NumberColumn("KM median (s)", format="%.0f"),
-                            "closed_median_bin_s": st.column_config.NumberColumn("Median of closed, bin edge (s)", format="%.0f")})
+if split == "time_bucket":
+    summary_df["group"] = display.shown(summary_df, {"group": display.Col("", "bucket")})["group"]
+C = display.Col
+display.table(summary_df, {
+    "group": C(SPLIT_LABELS[split]),
+    "km_median_s": C("Median time-to-close", "duration", "Kaplan-Meier median: censored (expired, still open) slots count"),
+    "closed_median_bin_s": C("Median of closed drops", "duration", "Closed drops alone, at the upper edge of their log bin"),
+    "n_closed": C("Closed", "count"), "n_censored": C("Censored", "count", "Expired or still open: lasted at least this long"),
+    "n": C("n", "count"), "thin": C("Thin sample", "flag")}, key="durations_summary")
 notes.caption(f"Per {SPLIT_LABELS[split].lower()} group: Kaplan-Meier median (censored slots counted) and the "
               "median of closed drops alone, at log-bin edges; thin groups flagged"
               + notes.resolution_over(f.d0, f.d1)
@@ -52,21 +58,24 @@ if thin_groups:
     st.warning(f"Thin groups (fewer than {min_n} intervals): {', '.join(map(str, thin_groups))}.",
                icon=":material/warning:")
 
+surv = surv.assign(grp=surv["grp"].map(lambda g: display.TIME_BUCKETS.get(g, g)) if split == "time_bucket"
+                   else surv["grp"])
 color = alt.Color("grp:N", title=SPLIT_LABELS[split])
-x = alt.X("hi_s:Q", scale=alt.Scale(type="log"), title="seconds open (log)")
+x = display.duration_x("hi_s", "time open (log scale)")
 c1, c2 = st.columns(2)
 with c1:
     charts.show(alt.Chart(surv).mark_line(interpolate="step-after").encode(
-        x=x, y=alt.Y("survival:Q", title="share still open", scale=alt.Scale(domain=[0, 1])), color=color,
-        tooltip=["grp", "hi_s", alt.Tooltip("survival:Q", format=".2f")]),
+        x=x, y=alt.Y("survival:Q", title="share still open", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+        color=color, tooltip=[alt.Tooltip("grp:N", title=SPLIT_LABELS[split]), alt.Tooltip("hi_s:Q", title="seconds open"),
+                              alt.Tooltip("survival:Q", title="still open", format=".1%")]),
         "Kaplan-Meier survival: share of drops still open after t (expired slots censored)",
         int(sizes.loc[keep, "n"].sum()))
 with c2:
     charts.show(alt.Chart(surv).mark_line(interpolate="step-after").encode(
-        x=x, y=alt.Y("cdf:Q", title="share closed by t", scale=alt.Scale(domain=[0, 1])), color=color,
-        tooltip=["grp", "hi_s", alt.Tooltip("cdf:Q", format=".2f")]),
+        x=x, y=alt.Y("cdf:Q", title="share closed by t", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+        color=color, tooltip=[alt.Tooltip("grp:N", title=SPLIT_LABELS[split]), alt.Tooltip("hi_s:Q", title="seconds open"),
+                              alt.Tooltip("cdf:Q", title="closed by then", format=".1%")]),
         "ECDF of the point time-to-close of closed drops only", int(sizes.loc[keep, "n_closed"].sum()))
-charts.show(alt.Chart(surv).mark_bar(opacity=0.7).encode(
-    x=alt.X("lo_s:Q", bin="binned", scale=alt.Scale(type="log"), title="seconds open (log bins)"), x2="hi_s:Q",
-    y=alt.Y("closed:Q", title="closed drops", stack=None), color=color, tooltip=["grp", "lo_s", "hi_s", "closed"]),
-    "Histogram of time-to-close of closed drops, 20 log bins per decade", int(sizes.loc[keep, "n_closed"].sum()))
+charts.show(display.duration_hist(surv, "closed drops", "grp", SPLIT_LABELS[split]),
+            "Histogram of time-to-close of closed drops, 20 log bins per decade; groups overlap",
+            int(sizes.loc[keep, "n_closed"].sum()))

@@ -28,7 +28,7 @@ DAY_KIND = "day_kind"
 TIME_BUCKETS = {"prime": "Prime", "off_peak": "Off-peak", "all": "All times"}
 
 # Log-scale duration ticks a person reads without arithmetic.
-_TICKS = [(1, "1 s"), (10, "10 s"), (60, "1 min"), (300, "5 min"), (900, "15 min"), (3600, "1 h"),
+_TICKS = [(1, "1 s"), (10, "10 s"), (60, "1 min"), (600, "10 min"), (3600, "1 h"),
           (4 * 3600, "4 h"), (86400, "1 d"), (7 * 86400, "7 d"), (30 * 86400, "30 d")]
 _TICK_LABEL = " : ".join(f"datum.value == {v} ? '{label}'" for v, label in _TICKS) + " : ''"
 BIN_RATIO = 10 ** (1 / 20)         # duration bins are 20 per decade (duration_bins)
@@ -113,21 +113,22 @@ def duration_x(field: str, title: str) -> alt.X:
                  axis=alt.Axis(values=[v for v, _ in _TICKS], labelExpr=_TICK_LABEL))
 
 
-def duration_hist(surv: pd.DataFrame, y_title: str, color: alt.Color | None = None) -> alt.Chart:
-    """Closed drops per log-spaced duration bin. The first bin starts at 0 s, which a log axis
-    cannot place: it is drawn one bin width wide, like its neighbours."""
-    h = surv.assign(lo_plot=surv["lo_s"].where(surv["lo_s"] > 0, surv["hi_s"] / BIN_RATIO),
-                    time_to_close=[f"{fmt.duration(lo)} – {fmt.duration(hi)}"
-                                   for lo, hi in zip(surv["lo_s"], surv["hi_s"], strict=True)])
-    enc: dict[str, Any] = dict(
-        x=duration_x("lo_plot", "time to close (log scale)"), x2="hi_s:Q",
-        y=alt.Y("closed:Q", title=y_title, stack=None),
-        tooltip=[alt.Tooltip("time_to_close:N", title="time to close"),
-                 alt.Tooltip("closed:Q", title="closed drops", format=",.0f")])
-    if color is not None:
-        enc["color"] = color
-        enc["tooltip"] = [alt.Tooltip(f"{color.shorthand}", title=color.title), *enc["tooltip"]]
-    return alt.Chart(h).mark_bar(opacity=0.75 if color is not None else 1.0, cornerRadiusEnd=0).encode(**enc)
+def duration_hist(surv: pd.DataFrame, y_title: str, group: str | None = None,
+                  group_title: str | None = None) -> alt.Chart:
+    """Closed drops per log-spaced duration bin (bars overlap by GROUP when given). The first bin
+    starts at 0 s, which a log axis cannot place: it is drawn one bin wide, like its neighbours."""
+    h = surv[surv["closed"] > 0]          # empty bins draw nothing; the axis spans the bins that do
+    h = h.assign(lo_plot=h["lo_s"].where(h["lo_s"] > 0, h["hi_s"] / BIN_RATIO),
+                    time_to_close=[f"{fmt.duration(lo)} to {fmt.duration(hi)}"
+                                   for lo, hi in zip(h["lo_s"], h["hi_s"], strict=True)])
+    tips = [alt.Tooltip("time_to_close:N", title="time to close"),
+            alt.Tooltip("closed:Q", title="closed drops", format=",.0f")]
+    enc: dict[str, Any] = {"x": duration_x("lo_plot", "time to close (log scale)"), "x2": "hi_s:Q",
+                           "y": alt.Y("closed:Q", title=y_title, stack=None), "y2": alt.datum(0)}
+    if group is not None:
+        enc["color"] = alt.Color(f"{group}:N", title=group_title)
+        tips = [alt.Tooltip(f"{group}:N", title=group_title), *tips]
+    return alt.Chart(h).mark_bar(opacity=0.75 if group else 1.0, cornerRadiusEnd=0).encode(**enc, tooltip=tips)
 
 
 # --- tables -----------------------------------------------------------------------------------

@@ -212,8 +212,8 @@ class Shown:
 def _hairline(bars: list[list[float]]) -> str:
     """Why BARS (x, y, width, height) read as hairlines, or "". A bar's thickness is its side that
     does not carry the value (the one that stays constant across bars); it is a hairline when thinner
-    than MIN_BAR_PX or when it fills under a fifth of the step between neighbouring bars (5-px
-    bars a day apart on a continuous time axis)."""
+    than MIN_BAR_PX or when it fills under a fifth of the closest step between neighbouring bars
+    (5-px bars a day apart on a continuous time axis)."""
     if len(bars) < 2:
         return ""
     ws, hs = [b[2] for b in bars], [b[3] for b in bars]
@@ -221,7 +221,7 @@ def _hairline(bars: list[list[float]]) -> str:
     thick = statistics.median(ws if vertical else hs)
     centres = sorted({round(b[0] + b[2] / 2 if vertical else b[1] + b[3] / 2, 1) for b in bars})
     steps = [b - a for a, b in zip(centres, centres[1:], strict=False)]
-    step = statistics.median(steps) if steps else thick
+    step = min(steps) if steps else thick
     if thick < MIN_BAR_PX or thick < 0.2 * step:
         return f"{len(bars)} bars {thick:.1f} px thick, {step:.0f} px apart"
     return ""
