@@ -88,7 +88,7 @@ def day_line(df: pd.DataFrame, y: alt.Y, tooltip: list[Any], day: str = "day",
              series: str | None = None, series_title: str | None = None) -> alt.LayerChart:
     """A line through the complete days only (a partly observed day would read as a dip), and a
     point on every day, partial ones grey. SERIES splits the line by colour; partial days then show
-    as hollow points."""
+    as hollow points in their series' colour."""
     tips = [day_tooltip(day), *tooltip]
     complete = df[df[DAY_KIND] == COMPLETE]
     if series is None:
@@ -97,12 +97,10 @@ def day_line(df: pd.DataFrame, y: alt.Y, tooltip: list[Any], day: str = "day",
                                                                         tooltip=tips)
         return alt.layer(line, points)
     colour = alt.Color(f"{series}:N", title=series_title)
-    line = alt.Chart(complete).mark_line().encode(x=day_x(day), y=y, color=colour, detail=f"{series}:N")
-    points = alt.Chart(df).mark_point(size=45).encode(
-        x=day_x(day), y=y, color=colour, tooltip=tips,
-        fill=alt.Fill(f"{DAY_KIND}:N", title="day", scale=alt.Scale(domain=[COMPLETE, PARTIAL],
-                                                                    range=[PALETTE[0], "#ffffff"])))
-    return alt.layer(line, points).resolve_scale(color="independent")
+    line = alt.Chart(complete).mark_line(point=True).encode(x=day_x(day), y=y, color=colour, tooltip=tips)
+    hollow = alt.Chart(df[df[DAY_KIND] == PARTIAL]).mark_point(filled=False, size=60).encode(
+        x=day_x(day), y=y, color=colour, tooltip=tips)
+    return alt.layer(line, hollow)
 
 
 # --- durations --------------------------------------------------------------------------------
