@@ -40,11 +40,9 @@ for grp, g in surv.groupby("grp"):
                     "n_closed": int(sizes.loc[grp, "n_closed"]), "n_censored": int(sizes.loc[grp, "n_censored"]),
                     "n": n, "thin": n < min_n})
 summary_df = pd.DataFrame(summary).sort_values("n", ascending=False)
-if split == "time_bucket":
-    summary_df["group"] = display.shown(summary_df, {"group": display.Col("", "bucket")})["group"]
 C = display.Col
-display.table(summary_df, {
-    "group": C(SPLIT_LABELS[split]),
+display.table(summary_df.assign(group_name=summary_df["group"]), {
+    "group": C("", "hidden"), "group_name": C(SPLIT_LABELS[split], "bucket" if split == "time_bucket" else "text"),
     "km_median_s": C("Median time-to-close", "duration", "Kaplan-Meier median: censored (expired, still open) slots count"),
     "closed_median_bin_s": C("Median of closed drops", "duration", "Closed drops alone, at the upper edge of their log bin"),
     "n_closed": C("Closed", "count"), "n_censored": C("Censored", "count", "Expired or still open: lasted at least this long"),

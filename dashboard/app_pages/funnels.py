@@ -38,14 +38,14 @@ st.caption(f"Alerts first sent {f.d0} to {f.d1} (UTC days); tap window {s.tap_wi
 notes.thin(n_sent, min_n, "this funnel")
 
 st.subheader("The alert funnel")
-named = steps.assign(step_name=steps["step"].map(lambda x: STEP_NAMES.get(x, x)))
+named = steps.assign(step=steps["step"].map(lambda x: STEP_NAMES.get(x, x)))
 charts.show(alt.Chart(named).mark_bar().encode(
-    x=alt.X("n:Q", title="alerts reaching the step"), y=alt.Y("step_name:N", sort=list(named["step_name"]), title=None),
-    tooltip=[alt.Tooltip("step_name:N", title="step"), alt.Tooltip("n:Q", title="alerts", format=","),
+    x=alt.X("n:Q", title="alerts reaching the step"), y=alt.Y("step:N", sort=list(named["step"]), title=None),
+    tooltip=[alt.Tooltip("step:N", title="step"), alt.Tooltip("n:Q", title="alerts", format=","),
              alt.Tooltip("conversion_from_prev:Q", title="from the previous step", format=".1%"),
              alt.Tooltip("conversion_from_sent:Q", title="from alert sent", format=".1%")]),
     "Alerts reaching each step in order within the windows; one alert = one unit", n_sent)
-display.table(named, {"step_name": C("Step"), "n": C("Alerts", "count"), "n_prev": C("At the previous step", "count"),
+display.table(named, {"step": C("Step"), "n": C("Alerts", "count"), "n_prev": C("At the previous step", "count"),
                       "conversion_from_prev": C("Conversion from the previous step", "share"),
                       "conversion_from_sent": C("Conversion from alert sent", "share"),
                       "drop_off": C("Dropped off", "count"), "drop_off_share": C("Drop-off", "share")},

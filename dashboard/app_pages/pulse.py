@@ -26,6 +26,7 @@ assert now_local is not None
 window = st.slider("“Just opened” means first seen in the last … minutes", 5, 120, 15, step=5,
                    key="window", bind="query-params")
 slots, counts = guard.load("open_now", f, as_of, window * 60, ROWS)
+slots = slots.assign(age_min=slots["age_s"] / 60.0)
 just = slots[slots["cls"] == "just"]
 still = slots[slots["cls"] == "still"]
 
@@ -45,7 +46,7 @@ C = display.Col
 colcfg = {"venue": C("Venue"), "neighborhood": C("Neighborhood"), "price_range": C("Price", "price"),
           "slot_date": C("Date", "date"), "slot_time": C("Time", "time"), "party_size": C("Party", "count"),
           "time_bucket": C("Time bucket", "bucket"),
-          "age_s": C("Open for", "minutes", "Data time minus the first trusted poll that saw the slot", 0),
+          "age_min": C("Open for", "minutes", "Data time minus the first trusted poll that saw the slot", 0),
           "opened_at": C("First seen (UTC)", "datetime")}
 st.subheader("Just opened")
 if just.empty:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import altair as alt
 import pandas as pd
 import streamlit as st
@@ -76,9 +74,8 @@ else:
     # A spread needs two days; a window holding a day not observed in full is drawn as partial
     first, _last = display.coverage()
     vol = mr[(mr["time_bucket"] != "all") & (mr["days_observed"] >= 2)].rename(columns={"as_of": "day"})
-    vol = vol.assign(partial=(vol["partial_days"] > 0)
-                     | (pd.to_datetime(vol["day"]).dt.date - pd.to_timedelta(vol["window_days"] - 1, unit="D")
-                        <= (first or date.min)))
+    starts = (pd.to_datetime(vol["day"]) - pd.to_timedelta(vol["window_days"] - 1, unit="D")).dt.date
+    vol = vol.assign(partial=(vol["partial_days"] > 0) | (starts <= first if first is not None else False))
     vol = display.mark_partial(vol).assign(time_bucket=lambda d: d["time_bucket"].map(display.TIME_BUCKETS))
     if vol.empty:
         notes.empty("volatility trend", "the index needs at least two observed days in its window.")

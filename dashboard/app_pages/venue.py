@@ -108,7 +108,7 @@ else:
         "slot_date": C("Slot date", "date"), "slot_time": C("Slot time", "time"), "party_size": C("Party", "count"),
         "table_type": C("Table"), "time_bucket": C("Time bucket", "bucket"), "source": C("Source"),
         "is_release": C("Release", "flag"), "opened_hi": C("First seen (UTC)", "datetime"),
-        "closed_hi": C("First absent (UTC)", "datetime"), "end_reason": C("Ended"),
+        "closed_lo": C("Last seen (UTC)", "datetime"), "closed_hi": C("First absent (UTC)", "datetime"), "end_reason": C("Ended"),
         "duration_s": C("Open for", "duration", "First absent minus first seen")}, key="venue_intervals")
 notes.caption(f"Latest finished open intervals that opened {f.d0} to {f.d1}, at most 200 (UTC bounds; "
               "duration = first absent minus first seen)", len(iv))

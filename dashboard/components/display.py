@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Final, Literal
 
 import altair as alt
 import pandas as pd
@@ -21,7 +21,7 @@ from analytics.theme import MUTED, PALETTE
 from dashboard import data
 from dashboard.components import guard
 
-DAY_UNIT = "utcyearmonthdate"
+DAY_UNIT: Final[Literal["utcyearmonthdate"]] = "utcyearmonthdate"
 DAY_FORMAT = "%a %-d %b"            # Mon 30 Nov
 COMPLETE, PARTIAL = "complete day", "partial day (not observed in full)"
 DAY_KIND = "day_kind"
@@ -95,12 +95,12 @@ def day_line(df: pd.DataFrame, y: alt.Y, tooltip: list[Any], day: str = "day",
         line = alt.Chart(complete).mark_line().encode(x=day_x(day), y=y)
         points = alt.Chart(df).mark_point(filled=True, size=50).encode(x=day_x(day), y=y, color=day_color(),
                                                                         tooltip=tips)
-        return alt.layer(line, points)
+        return line + points
     colour = alt.Color(f"{series}:N", title=series_title)
     line = alt.Chart(complete).mark_line(point=True).encode(x=day_x(day), y=y, color=colour, tooltip=tips)
     hollow = alt.Chart(df[df[DAY_KIND] == PARTIAL]).mark_point(filled=False, size=60).encode(
         x=day_x(day), y=y, color=colour, tooltip=tips)
-    return alt.layer(line, hollow)
+    return line + hollow
 
 
 # --- durations --------------------------------------------------------------------------------
@@ -136,8 +136,9 @@ class Col:
     """A shown column: its label and how its values read.
 
     kind: text | count | number | share (0-1, shown as %) | pct (already %, signed) | duration
-    (seconds, '2 min 10 s') | minutes (seconds, sortable 'N min') | date | datetime | time | flag |
-    price (1-4 as '$$') | bucket (prime / off_peak as words)."""
+    (seconds, '2 min 10 s') | minutes (sortable 'N min') | date | datetime | time | flag |
+    price (1-4 as '$$') | bucket (prime / off_peak as words) | hidden (kept in the data, not shown:
+    a key the page needs back, e.g. the raw value behind a worded one)."""
 
     label: str
     kind: str = "text"
@@ -147,6 +148,8 @@ class Col:
 
 def _column(c: Col) -> Any:
     cc = st.column_config
+    if c.kind == "hidden":
+        return None
     if c.kind in ("count",):
         return cc.NumberColumn(c.label, help=c.help, format="localized")
     if c.kind in ("number", "minutes", "share", "pct"):
@@ -167,8 +170,6 @@ def _column(c: Col) -> Any:
 def _values(s: pd.Series, c: Col) -> pd.Series:
     if c.kind == "share":
         return s.astype(float) * 100
-    if c.kind == "minutes":
-        return s.astype(float) / 60
     if c.kind == "duration":
         return s.map(fmt.duration)
     if c.kind == "price":
