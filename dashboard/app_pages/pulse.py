@@ -85,5 +85,5 @@ else:
         layers = bars + alt.Chart(pd.DataFrame({"typical": [typ]})).mark_rule(strokeDash=[4, 3]).encode(
             y="typical:Q", tooltip=[alt.Tooltip("typical:Q", title="typical full day", format=",.0f")])
     charts.show(layers, "Market-wide NEW_DROPs per venue-local day, last 28 days; grey: a day not observed in "
-                "full (collection began or stopped, an outage, or today so far); dashed: median of the "
-                "complete days", int(s["drops"].sum()))
+                "full (collection began or stopped, an outage, or today so far); dashed: the typical full day, "
+                "the median of earlier aggregated days", int(s["drops"].sum()))

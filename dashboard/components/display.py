@@ -168,8 +168,12 @@ def _column(c: Col) -> Any:
 
 
 def _values(s: pd.Series, c: Col) -> pd.Series:
+    # numbers are rounded to the digits shown: the grid's text (what a screen reader or a copy
+    # gets) then says what the formatted cell says
     if c.kind == "share":
-        return s.astype(float) * 100
+        return (s.astype(float) * 100).round(c.digits)
+    if c.kind in ("number", "minutes", "pct"):
+        return s.astype(float).round(c.digits)
     if c.kind == "duration":
         return s.map(fmt.duration)
     if c.kind == "price":

@@ -233,7 +233,15 @@ def _settle(page: Any) -> None:
     page.wait_for_function("""() => !document.querySelector('[data-testid="stStatusWidget"]')
         && [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
              .every(e => e.querySelector('svg.marks, canvas'))""", timeout=60_000)
-    page.wait_for_timeout(400)
+    # a first run can rerun once (widgets bound to the URL settle): read until two reads agree
+    sign = "() => document.querySelector('[data-testid=\"stMain\"]').innerText.length + ':' + [...document.querySelectorAll('[data-testid=\"stVegaLiteChart\"] svg.marks')].length"
+    last = None
+    for _ in range(20):
+        page.wait_for_timeout(500)
+        now = page.evaluate(sign)
+        if now == last and not page.query_selector('[data-testid="stStatusWidget"]'):
+            return
+        last = now
 
 
 def test_every_page_shows_what_it_says(served: tuple[str, Path], tmp_path: Path) -> None:
