@@ -6,6 +6,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from analytics import fmt
 from dashboard import data
 from dashboard.components import charts, display, filters, guard, notes
 
@@ -33,8 +34,9 @@ if n_sent == 0:
     notes.empty("alerts", f"no alert was sent between {f.d0} and {f.d1} (UTC days) for these filters. "
                 "Clients report alerts through the tracking endpoint.")
     st.stop()
-st.caption(f"Alerts first sent {f.d0} to {f.d1} (UTC days); tap window {s.tap_window_s // 60} min, booking "
-           f"window {s.book_window_s // 3600} h after alert_sent. Neighborhood and weekday filters do not apply here.")
+st.caption(f"Alerts first sent {f.d0} to {f.d1} (UTC days); a tap counts within {fmt.duration(s.tap_window_s)} "
+           f"and a booking within {fmt.duration(s.book_window_s)} of the alert. Neighborhood and weekday filters do "
+           "not apply here.")
 notes.thin(n_sent, min_n, "this funnel")
 
 st.subheader("The alert funnel")
@@ -87,7 +89,7 @@ else:
                        "median_sent_to_book_s": C("Median time to book", "duration"),
                        "scarcity_score": C("Mean scarcity", "number", "Scarcity score (0-100) of the alerted venues", 0),
                        "thin": C("Thin sample", "flag")}, key="funnel_breakdown")
-    notes.caption(f"Conversion by {DIM_LABELS[dim].lower()}, attributed at alert_sent; thin rows flagged",
+    notes.caption(f"Conversion by {DIM_LABELS[dim].lower()}, attributed when the alert was sent; thin rows flagged",
                   int(bd["n"].sum()) if "n" in bd else n_sent)
 
 st.subheader("Goal match")
