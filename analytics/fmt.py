@@ -18,7 +18,7 @@ def missing(v: Any) -> bool:
 
 
 def duration(v: Any) -> str:
-    """Seconds as '45 s', '1 min 50 s', '2 h 05 min'; an em dash when unknown."""
+    """Seconds as '45 s', '1 min 50 s', '2 h 05 min', '3 d 04 h'; an em dash when unknown."""
     if missing(v):
         return DASH
     s = float(v)
@@ -27,5 +27,18 @@ def duration(v: Any) -> str:
     if s < 3600:
         m, sec = divmod(int(round(s)), 60)
         return f"{m} min {sec:02d} s" if sec else f"{m} min"
-    h, m = divmod(int(round(s / 60)), 60)   # hours: rounded to the minute
-    return f"{h} h {m:02d} min"
+    if s < 2 * 86400:
+        h, m = divmod(int(round(s / 60)), 60)   # hours: rounded to the minute
+        return f"{h} h {m:02d} min"
+    d, h = divmod(int(round(s / 3600)), 24)     # days: rounded to the hour ("542 h" reads badly)
+    return f"{d} d {h:02d} h"
+
+
+def count(v: Any) -> str:
+    """A count with thousand separators: 1,234."""
+    return DASH if missing(v) else f"{int(v):,}"
+
+
+def share(v: Any, digits: int = 1) -> str:
+    """A share in [0, 1] as a percentage: 0.123 -> 12.3%."""
+    return DASH if missing(v) else f"{100 * float(v):.{digits}f}%"

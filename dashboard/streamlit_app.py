@@ -24,8 +24,10 @@ PAGES = HERE / "app_pages"
 
 st.set_page_config(page_title="Tablepulse", page_icon=":material/restaurant:", layout="wide")
 
+home = st.Page(PAGES / "pulse.py", title="Market pulse", icon=":material/bolt:", url_path="home", default=True)
+
 market = [
-    st.Page(PAGES / "pulse.py", title="Market pulse", icon=":material/bolt:", url_path="pulse", default=True),
+    home,
     st.Page(PAGES / "hardest.py", title="Hardest tables", icon=":material/trophy:", url_path="hardest"),
     st.Page(PAGES / "venue.py", title="Venue detail", icon=":material/storefront:", url_path="venue"),
 ]
@@ -37,7 +39,10 @@ analysis = [
 ]
 if (PAGES / "digest.py").exists():  # added by the digest work; nothing to wire here
     analysis.append(st.Page(PAGES / "digest.py", title="Weekly digest", icon=":material/newspaper:", url_path="digest"))
-ops = [st.Page(PAGES / "health.py", title="Data health", icon=":material/monitor_heart:", url_path="health")]
+ops = [st.Page(PAGES / "health.py", title="Data health", icon=":material/monitor_heart:", url_path="health"),
+       # /pulse is the home page's own name: a shared link to it opens the same page, filters kept.
+       # A second, hidden page (not a redirect: switching pages would clear the link's filters)
+       st.Page(PAGES / "pulse.py", title="Market pulse", url_path="pulse", visibility="hidden")]
 
 page = st.navigation({"Market": market, "Analysis": analysis, "Operations": ops})
 with data.run_scope():          # one reader connection for the whole run (see dashboard/data.py)

@@ -9,23 +9,15 @@ from datetime import date
 from typing import Any
 
 from analytics.fmt import DASH, duration, missing  # noqa: F401 (part of this module's formats)
+from analytics.fmt import count as n  # noqa: F401 (the digest's count format)
+from analytics.fmt import share as pct  # noqa: F401 (the digest's share format)
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-
-
-def n(v: Any) -> str:
-    """A count: 1,234."""
-    return DASH if missing(v) else f"{int(v):,}"
 
 
 def num(v: Any, digits: int = 1) -> str:
     """A plain decimal: 12.3."""
     return DASH if missing(v) else f"{float(v):,.{digits}f}"
-
-
-def pct(v: Any, digits: int = 1) -> str:
-    """A share in [0, 1] as a percentage: 0.123 -> 12.3%."""
-    return DASH if missing(v) else f"{100 * float(v):.{digits}f}%"
 
 
 def signed_pct(v: Any, digits: int = 1) -> str:

@@ -82,7 +82,7 @@ for line in files["digest.md"].decode("utf-8").splitlines():
         if chunk:
             st.markdown("\n".join(chunk))
             chunk = []
-        st.image(files[m.group(2)], caption=m.group(1), width="stretch")
+        st.image(files[m.group(2)], caption=m.group(1), width="content")   # natural size: a 2-bar chart stretched to the page is a poster
     else:
         chunk.append(line)
 if chunk:

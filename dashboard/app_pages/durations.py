@@ -6,7 +6,7 @@ import altair as alt
 import streamlit as st
 
 from dashboard import data
-from dashboard.components import charts, filters, guard, notes
+from dashboard.components import charts, display, filters, guard, notes
 
 SPLIT_LABELS = {"time_bucket": "Prime / off-peak", "party_size": "Party size",
                 "neighborhood": "Neighborhood", "price_range": "Price range"}
@@ -32,11 +32,14 @@ surv = surv[surv["grp"].isin(keep)]
 ttc = guard.load(data.time_to_close, f, split)
 summary_df = ttc[ttc["grp"].isin(keep)].rename(columns={"grp": "group"}).sort_values("n", ascending=False)
 summary_df["thin"] = summary_df["n"] < min_n
-st.dataframe(summary_df, hide_index=True, width="stretch", key="durations_summary",
-             column_config={"km_median_s": st.column_config.NumberColumn("KM median (s)", format="%.0f"),
-                            "km_median_lo_s": st.column_config.NumberColumn("95% low (s)", format="%.0f"),
-                            "km_median_hi_s": st.column_config.NumberColumn("95% high (s)", format="%.0f"),
-                            "median_close_s": st.column_config.NumberColumn("Median of closed (s)", format="%.0f")})
+C = display.Col
+display.table(summary_df.assign(group_name=summary_df["group"]), {
+    "group": C("", "hidden"), "group_name": C(SPLIT_LABELS[split], "bucket" if split == "time_bucket" else "text"),
+    "km_median_s": C("Median time-to-close", "duration", "Kaplan-Meier median: censored (expired, still open) slots count"),
+    "km_median_lo_s": C("95% low", "duration"), "km_median_hi_s": C("95% high", "duration"),
+    "median_close_s": C("Median of closed drops", "duration", "Closed drops alone"),
+    "n_closed": C("Closed", "count"), "n_censored": C("Censored", "count", "Expired or still open: lasted at least this long"),
+    "n": C("n", "count"), "thin": C("Thin sample", "flag")}, key="durations_summary")
 notes.caption(f"Per {SPLIT_LABELS[split].lower()} group: Kaplan-Meier median (censored slots counted) and the "
               "median of closed drops alone (both interpolated in the log bins); thin groups flagged"
               + notes.resolution_over(f.d0, f.d1)
@@ -46,21 +49,24 @@ if thin_groups:
     st.warning(f"Thin groups (fewer than {min_n} intervals): {', '.join(map(str, thin_groups))}.",
                icon=":material/warning:")
 
+surv = surv.assign(grp=surv["grp"].map(lambda g: display.TIME_BUCKETS.get(g, g)) if split == "time_bucket"
+                   else surv["grp"])
 color = alt.Color("grp:N", title=SPLIT_LABELS[split])
-x = alt.X("hi_s:Q", scale=alt.Scale(type="log"), title="seconds open (log)")
+x = display.duration_x("hi_s", "time open (log scale)")
 c1, c2 = st.columns(2)
 with c1:
     charts.show(alt.Chart(surv).mark_line(interpolate="step-after").encode(
-        x=x, y=alt.Y("survival:Q", title="share still open", scale=alt.Scale(domain=[0, 1])), color=color,
-        tooltip=["grp", "hi_s", alt.Tooltip("survival:Q", format=".2f")]),
+        x=x, y=alt.Y("survival:Q", title="share still open", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+        color=color, tooltip=[alt.Tooltip("grp:N", title=SPLIT_LABELS[split]), alt.Tooltip("hi_s:Q", title="seconds open"),
+                              alt.Tooltip("survival:Q", title="still open", format=".1%")]),
         "Kaplan-Meier survival: share of drops still open after t (expired slots censored)",
         int(sizes.loc[keep, "n"].sum()))
 with c2:
     charts.show(alt.Chart(surv).mark_line(interpolate="step-after").encode(
-        x=x, y=alt.Y("cdf:Q", title="share closed by t", scale=alt.Scale(domain=[0, 1])), color=color,
-        tooltip=["grp", "hi_s", alt.Tooltip("cdf:Q", format=".2f")]),
+        x=x, y=alt.Y("cdf:Q", title="share closed by t", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+        color=color, tooltip=[alt.Tooltip("grp:N", title=SPLIT_LABELS[split]), alt.Tooltip("hi_s:Q", title="seconds open"),
+                              alt.Tooltip("cdf:Q", title="closed by then", format=".1%")]),
         "ECDF of the point time-to-close of closed drops only", int(sizes.loc[keep, "n_closed"].sum()))
-charts.show(alt.Chart(surv).mark_bar(opacity=0.7).encode(
-    x=alt.X("lo_s:Q", bin="binned", scale=alt.Scale(type="log"), title="seconds open (log bins)"), x2="hi_s:Q",
-    y=alt.Y("closed:Q", title="closed drops", stack=None), color=color, tooltip=["grp", "lo_s", "hi_s", "closed"]),
-    "Histogram of time-to-close of closed drops, 20 log bins per decade", int(sizes.loc[keep, "n_closed"].sum()))
+charts.show(display.duration_hist(surv, "closed drops", "grp", SPLIT_LABELS[split]),
+            "Histogram of time-to-close of closed drops, 20 log bins per decade; groups overlap",
+            int(sizes.loc[keep, "n_closed"].sum()))

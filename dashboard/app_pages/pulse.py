@@ -10,7 +10,7 @@ import streamlit as st
 
 from analytics import views
 from dashboard import data
-from dashboard.components import charts, filters, guard, notes
+from dashboard.components import charts, display, filters, guard, notes
 
 ROWS = 500   # rows per table; the metrics above count every open slot
 
@@ -26,11 +26,9 @@ assert now_local is not None
 window = st.slider("“Just opened” means first seen in the last … minutes", 5, 120, 15, step=5,
                    key="window", bind="query-params")
 slots, counts = guard.load(data.open_now, f, as_of, window * 60, ROWS)
-cols = ["venue", "neighborhood", "price_range", "slot_date", "slot_time", "party_size", "time_bucket",
-        "age_min", "opened_at", "venue_id"]
-slots = slots.assign(age_min=(slots["age_s"] / 60.0).round(1))
-just = slots[slots["cls"] == "just"][cols]
-still = slots[slots["cls"] == "still"][cols]
+slots = slots.assign(age_min=slots["age_s"] / 60.0)
+just = slots[slots["cls"] == "just"]
+still = slots[slots["cls"] == "still"]
 
 c1, c2, c3 = st.columns(3)
 c1.metric("Just opened", f"{counts['just']:,}", help=f"NEW_DROP slots first seen in the last {window} min and still open")
@@ -44,24 +42,18 @@ def shown_of(cls: str) -> str:
     return f"; the {ROWS:,} newest of {n:,} shown" if n > ROWS else ""
 
 
-colcfg = {
-    "venue": st.column_config.TextColumn("Venue"),
-    "neighborhood": st.column_config.TextColumn("Neighborhood"),
-    "price_range": st.column_config.NumberColumn("Price", format="%d"),
-    "slot_date": st.column_config.DateColumn("Date", format="ddd YYYY-MM-DD"),
-    "slot_time": st.column_config.TimeColumn("Time", format="HH:mm"),
-    "party_size": st.column_config.NumberColumn("Party", format="%d"),
-    "time_bucket": st.column_config.TextColumn("Time bucket"),
-    "age_min": st.column_config.NumberColumn("Age (min)", format="%.1f"),
-    "opened_at": st.column_config.DatetimeColumn("First seen (UTC)", format="YYYY-MM-DD HH:mm:ss"),
-    "venue_id": None,
-}
+C = display.Col
+colcfg = {"venue": C("Venue"), "neighborhood": C("Neighborhood"), "price_range": C("Price", "price"),
+          "slot_date": C("Date", "date"), "slot_time": C("Time", "time"), "party_size": C("Party", "count"),
+          "time_bucket": C("Time bucket", "bucket"),
+          "age_min": C("Open for", "minutes", "Data time minus the first trusted poll that saw the slot", 0),
+          "opened_at": C("First seen (UTC)", "datetime")}
 st.subheader("Just opened")
 if just.empty:
     notes.empty("fresh drops", f"nothing matching the filters opened in the {window} minutes before "
                 f"{now_local:%H:%M}. Widen the window or the filters.")
 else:
-    st.dataframe(just, hide_index=True, width="stretch", column_config=colcfg, key="just_opened")
+    display.table(just, colcfg, key="just_opened")
 notes.caption(f"NEW_DROP slots open now and first seen in the last {window} min; age = data time minus "
               f"first trusted poll that saw the slot{shown_of('just')}", counts["just"])
 
@@ -69,8 +61,7 @@ st.subheader("Still open")
 if still.empty:
     notes.empty("older open drops", "every open drop matching the filters is fresh, or none is open.")
 else:
-    st.dataframe(still, hide_index=True, width="stretch", column_config=colcfg,
-                 key="still_open")
+    display.table(still, colcfg, key="still_open")
 notes.caption(f"NEW_DROP slots still open at the last trusted poll and older than the window{shown_of('still')}",
               counts["still"])
 
@@ -86,14 +77,13 @@ c2.metric("Typical full day (median)", "—" if typ is None else f"{typ:,.0f}",
 if tv["n_days"] == 0 and tv["today"] == 0:
     notes.empty("daily history", "no NEW_DROP events in the last 28 days.")
 else:
-    s = series.assign(day=pd.to_datetime(series["day"]), is_today=lambda d: d["day"] == pd.Timestamp(today))
-    bars = alt.Chart(s).mark_bar().encode(
-        x=alt.X("day:T", title=None),
-        y=alt.Y("drops:Q", title="NEW_DROPs"),
-        color=alt.condition("datum.is_today", alt.value("#D55E00"), alt.value("#0072B2")),
-        tooltip=["day:T", "drops:Q"])
+    s = display.mark_partial(series)
+    bars = display.day_bars(s, alt.Y("drops:Q", title="NEW_DROPs"),
+                            [alt.Tooltip("drops:Q", title="NEW_DROPs", format=",")])
     layers: alt.Chart | alt.LayerChart = bars
     if typ is not None:
-        layers = bars + alt.Chart(pd.DataFrame({"typical": [typ]})).mark_rule(strokeDash=[4, 3]).encode(y="typical:Q")
-    charts.show(layers, "Market-wide NEW_DROPs per venue-local day, last 28 days (orange: today, partial); "
-                "dashed: median of earlier days", int(s["drops"].sum()))
+        layers = bars + alt.Chart(pd.DataFrame({"typical": [typ]})).mark_rule(strokeDash=[4, 3]).encode(
+            y="typical:Q", tooltip=[alt.Tooltip("typical:Q", title="typical full day", format=",.0f")])
+    charts.show(layers, "Market-wide NEW_DROPs per venue-local day, last 28 days; grey: a day not observed in "
+                "full (collection began or stopped, an outage, or today so far); dashed: the typical full day, "
+                "the median of earlier aggregated days", int(s["drops"].sum()))

@@ -8,7 +8,7 @@ import streamlit as st
 
 from analytics.views import WEEKDAYS
 from dashboard import data
-from dashboard.components import charts, filters, guard, notes
+from dashboard.components import charts, display, filters, guard, notes
 
 st.title("Timing and volatility")
 f = filters.current()
@@ -25,27 +25,34 @@ days_per_wd = days.groupby("weekday").size()
 st.subheader("Weekday and time bucket")
 wd = cells.groupby(["weekday", "weekday_name", "time_bucket"], as_index=False)["drops"].sum()
 wd["drops_per_day"] = wd["drops"] / wd["weekday"].map(days_per_wd).fillna(1)
+wd["time_bucket"] = wd["time_bucket"].map(lambda b: display.TIME_BUCKETS.get(b, b))
 charts.show(alt.Chart(wd).mark_rect().encode(
-    x=alt.X("time_bucket:N", title=None), y=alt.Y("weekday_name:O", sort=list(WEEKDAYS), title=None),
+    x=alt.X("time_bucket:N", title=None, axis=alt.Axis(labelAngle=0, orient="top")),
+    y=alt.Y("weekday_name:O", sort=list(WEEKDAYS), title=None),
     color=alt.Color("drops_per_day:Q", title="drops / day"),
-    tooltip=["weekday_name", "time_bucket", alt.Tooltip("drops_per_day:Q", format=".1f"), "drops"]),
+    tooltip=[alt.Tooltip("weekday_name:N", title="weekday"), alt.Tooltip("time_bucket:N", title="time bucket"),
+             alt.Tooltip("drops_per_day:Q", title="drops / day", format=",.1f"),
+             alt.Tooltip("drops:Q", title="drops", format=",")]),
     "Market NEW_DROPs per observed day, by weekday seen and time bucket of the slot", int(wd["drops"].sum()))
 
 st.subheader("Drops by hour of day")
 hr = cells.groupby("hour_local", as_index=False)["drops"].sum()
 hr["drops_per_day"] = hr["drops"] / n_days
 charts.show(alt.Chart(hr).mark_bar().encode(
-    x=alt.X("hour_local:O", title="hour first seen (venue-local)"), y=alt.Y("drops_per_day:Q", title="drops / day"),
-    tooltip=["hour_local", alt.Tooltip("drops_per_day:Q", format=".1f"), "drops"]),
+    x=alt.X("hour_local:O", title="hour first seen (venue-local)", axis=alt.Axis(labelAngle=0)),
+    y=alt.Y("drops_per_day:Q", title="drops / day"),
+    tooltip=[alt.Tooltip("hour_local:O", title="hour"), alt.Tooltip("drops_per_day:Q", title="drops / day", format=",.1f"),
+             alt.Tooltip("drops:Q", title="drops", format=",")]),
     f"Market NEW_DROPs per hour of day, averaged over {n_days} observed day(s)", int(hr["drops"].sum()))
 
 st.subheader("Best hours to watch")
 best = hr.sort_values(["drops_per_day", "hour_local"], ascending=[False, True]).head(5)
 best = best.assign(hour=best["hour_local"].map(lambda h: f"{int(h):02d}:00–{int(h):02d}:59"),
-                   share_of_day=(best["drops"] / hr["drops"].sum() * 100).round(1))
-st.dataframe(best[["hour", "drops_per_day", "share_of_day", "drops"]], hide_index=True, width="stretch",
-             key="best_hours", column_config={"drops_per_day": st.column_config.NumberColumn("Drops / day", format="%.1f"),
-                                              "share_of_day": st.column_config.NumberColumn("% of the day's drops", format="%.1f")})
+                   share_of_day=best["drops"] / hr["drops"].sum())
+C = display.Col
+display.table(best, {"hour": C("Hour (venue-local)"), "drops_per_day": C("Drops / day", "number"),
+                     "share_of_day": C("Share of the day's drops", "share"), "drops": C("Drops", "count")},
+              key="best_hours")
 notes.caption("The five hours with the most NEW_DROPs per observed day under the filters", int(best["drops"].sum()))
 
 st.subheader("Prime-time volatility index")
@@ -65,8 +72,20 @@ else:
     for col, tb in ((c1, "prime"), (c2, "off_peak")):
         v = last["volatility_index"].get(tb) if tb in last.index else None
         col.metric(f"{'Prime' if tb == 'prime' else 'Off-peak'} volatility index", "—" if v is None or pd.isna(v) else f"{v:.0f}")
-    charts.show(alt.Chart(mr[mr["time_bucket"] != "all"]).mark_line(point=True).encode(
-        x=alt.X("as_of:T", title=None), y=alt.Y("volatility_index:Q", title="volatility index"),
-        color=alt.Color("time_bucket:N", title=None), tooltip=["as_of:T", "time_bucket", "volatility_index", "venues_ranked"]),
-        "100 x mean over non-thin venues of each venue's coefficient of variation of daily drops, 14-day window",
-        int(last["venues_ranked"].max()) if "venues_ranked" in last else None)
+    # A spread needs two days; a window holding a day not observed in full is drawn as partial
+    first, _last = display.coverage()
+    vol = mr[(mr["time_bucket"] != "all") & (mr["days_observed"] >= 2)].rename(columns={"as_of": "day"})
+    starts = (pd.to_datetime(vol["day"]) - pd.to_timedelta(vol["window_days"] - 1, unit="D")).dt.date
+    vol = vol.assign(partial=(vol["partial_days"] > 0) | (starts <= first if first is not None else False))
+    vol = display.mark_partial(vol).assign(time_bucket=lambda d: d["time_bucket"].map(display.TIME_BUCKETS))
+    if vol.empty:
+        notes.empty("volatility trend", "the index needs at least two observed days in its window.")
+    else:
+        charts.show(display.day_line(vol, alt.Y("volatility_index:Q", title="volatility index"),
+                                     [alt.Tooltip("time_bucket:N", title="time bucket"),
+                                      alt.Tooltip("volatility_index:Q", title="index", format=".0f"),
+                                      alt.Tooltip("venues_ranked:Q", title="venues")],
+                                     series="time_bucket", series_title="time bucket"),
+                    "100 x mean over non-thin venues of each venue's coefficient of variation of daily drops, "
+                    "14-day window ending that day; hollow: the window holds a day not observed in full",
+                    int(last["venues_ranked"].max()) if "venues_ranked" in last else None)

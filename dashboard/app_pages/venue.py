@@ -10,7 +10,7 @@ import streamlit as st
 
 from analytics.views import WEEKDAYS
 from dashboard import data
-from dashboard.components import charts, filters, guard, notes
+from dashboard.components import charts, display, filters, guard, notes
 
 st.title("Venue detail")
 f = filters.current()
@@ -46,7 +46,7 @@ n_km = int(sm["n"]) if sm is not None else 0
 drops = int(sm["drops"]) if sm is not None else 0
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Drops", f"{drops:,}")
-c2.metric("Drops / observed day", f"{sm['drops_per_day']:.2f}" if sm is not None and pd.notna(sm["drops_per_day"]) else "—")
+c2.metric("Drops / observed day", f"{sm['drops_per_day']:,.1f}" if sm is not None and pd.notna(sm["drops_per_day"]) else "—")
 c3.metric("Median time-to-close (KM)", notes.fmt_duration(sm["km_median_s"] if sm is not None else None))
 c4.metric("Fully booked", f"{sm['fully_booked_share']:.0%}" if sm is not None and pd.notna(sm["fully_booked_share"]) else "—")
 notes.thin(n_km, filters.min_sample(), "this venue's time-to-close")
@@ -55,17 +55,16 @@ st.subheader("How long do its tables stay open?")
 if surv.empty:
     notes.empty("time-to-close", "no timed interval of this venue matches the filters.")
 else:
-    base = alt.Chart(surv)
-    line = base.mark_line(interpolate="step-after").encode(
-        x=alt.X("hi_s:Q", scale=alt.Scale(type="log"), title="seconds open (log)"),
-        y=alt.Y("survival:Q", title="share still open", scale=alt.Scale(domain=[0, 1])),
-        tooltip=["hi_s:Q", alt.Tooltip("survival:Q", format=".2f"), "at_risk:Q"])
+    line = alt.Chart(surv).mark_line(interpolate="step-after").encode(
+        x=display.duration_x("hi_s", "time open (log scale)"),
+        y=alt.Y("survival:Q", title="share still open", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+        tooltip=[alt.Tooltip("hi_s:Q", title="seconds open", format=",.0f"),
+                 alt.Tooltip("survival:Q", title="still open", format=".1%"),
+                 alt.Tooltip("at_risk:Q", title="at risk", format=",.0f")])
     charts.show(line, "Kaplan-Meier survival of time-to-close (expired / still-open slots censored), "
                 "log-binned" + notes.resolution_over(f.d0, f.d1), n_km)
-    bars = alt.Chart(surv).mark_bar().encode(
-        x=alt.X("lo_s:Q", bin="binned", scale=alt.Scale(type="log"), title="seconds open (log bins)"),
-        x2="hi_s:Q", y=alt.Y("closed:Q", title="closed intervals"), tooltip=["lo_s:Q", "hi_s:Q", "closed:Q"])
-    charts.show(bars, "Histogram of point time-to-close (first absent minus first seen) of closed drops",
+    charts.show(display.duration_hist(surv, "closed intervals"),
+                "Histogram of point time-to-close (first absent minus first seen) of closed drops",
                 int(surv["closed"].sum()))
 
 st.subheader("When do its drops appear?")
@@ -74,28 +73,42 @@ if hm.empty:
     notes.empty("drop times", "no NEW_DROP of this venue was seen in the date range.")
 else:
     heat = alt.Chart(hm).mark_rect().encode(
-        x=alt.X("hour:O", title="hour of day (venue-local)"),
+        x=alt.X("hour:O", title="hour of day (venue-local)", axis=alt.Axis(labelAngle=0)),
         y=alt.Y("weekday:O", sort=list(WEEKDAYS), title=None),
-        color=alt.Color("drops:Q", title="drops"), tooltip=["weekday", "hour", "drops"])
+        color=alt.Color("drops:Q", title="NEW_DROPs"),
+        tooltip=[alt.Tooltip("weekday:N", title="weekday"), alt.Tooltip("hour:O", title="hour"),
+                 alt.Tooltip("drops:Q", title="NEW_DROPs", format=",")])
     charts.show(heat, "NEW_DROPs by weekday and hour first seen (venue-local)", int(hm["drops"].sum()))
 
 st.subheader("Daily drops: releases and cancellations")
 if daily.empty:
     notes.empty("daily drops", "no aggregated day of this venue matches the filters.")
 else:
-    long = daily.melt(id_vars=["day"], value_vars=["release_drops", "cancel_drops"], var_name="kind",
-                      value_name="n").replace({"kind": {"release_drops": "release", "cancel_drops": "cancellation"}})
+    long = display.mark_partial(daily).melt(id_vars=["day", display.DAY_KIND],
+                                            value_vars=["release_drops", "cancel_drops"], var_name="kind",
+                                            value_name="n")
+    long["kind"] = long["kind"].map({"release_drops": "release", "cancel_drops": "cancellation"})
     stack = alt.Chart(long).mark_bar().encode(
-        x=alt.X("day:T", title=None), y=alt.Y("n:Q", title="drops", stack=True),
-        color=alt.Color("kind:N", title=None), tooltip=["day:T", "kind", "n"])
+        x=display.day_x(), y=alt.Y("n:Q", title="drops", stack=True),
+        color=alt.Color("kind:N", title="drop", scale=alt.Scale(domain=["release", "cancellation"])),
+        opacity=alt.Opacity(f"{display.DAY_KIND}:N", title="day",
+                            scale=alt.Scale(domain=[display.COMPLETE, display.PARTIAL], range=[1.0, 0.35])),
+        tooltip=[display.day_tooltip(), alt.Tooltip("kind:N", title="drop"), alt.Tooltip("n:Q", title="drops"),
+                 alt.Tooltip(f"{display.DAY_KIND}:N", title="day")])
     charts.show(stack, "Drops per observed day; release = the date just entered the booking window, "
-                "else a cancellation", drops)
+                "else a cancellation; faded: a day not observed in full", drops)
 
 st.subheader("Recent intervals")
 iv = guard.load(data.venue_intervals, vid, f.d0, f.d1, 200)
 if iv.empty:
     notes.empty("intervals", f"no finished interval of this venue opened between {f.d0} and {f.d1}.")
 else:
-    st.dataframe(iv, hide_index=True, width="stretch", key="venue_intervals")
+    C = display.Col
+    display.table(iv, {
+        "slot_date": C("Slot date", "date"), "slot_time": C("Slot time", "time"), "party_size": C("Party", "count"),
+        "table_type": C("Table"), "time_bucket": C("Time bucket", "bucket"), "source": C("Source"),
+        "is_release": C("Release", "flag"), "opened_hi": C("First seen (UTC)", "datetime"),
+        "closed_lo": C("Last seen (UTC)", "datetime"), "closed_hi": C("First absent (UTC)", "datetime"), "end_reason": C("Ended"),
+        "duration_s": C("Open for", "duration", "First absent minus first seen")}, key="venue_intervals")
 notes.caption(f"Latest finished open intervals that opened {f.d0} to {f.d1}, at most 200 (UTC bounds; "
               "duration = first absent minus first seen)", len(iv))

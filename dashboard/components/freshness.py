@@ -9,6 +9,7 @@ import streamlit as st
 
 from dashboard import data
 
+from . import display
 from .notes import fmt_duration
 
 STALE_AFTER_S = 15 * 60  # no trusted poll for 15 min while the service should poll every ~30 s
@@ -40,8 +41,13 @@ def banner() -> None:
     else:
         st.success(msg, icon=":material/check_circle:")
     with st.expander("Last trusted poll per bucket"):
-        show = fr[["bucket_id", "time_bucket", "party_sizes", "last_trusted_at", "oldest_party_trusted_at",
-                   "last_poll_at", "baseline_ready", "pending_collapse"]]
-        st.dataframe(show, hide_index=True, width="stretch", key="freshness_table")
+        C = display.Col
+        display.table(fr, {"bucket_id": C("Bucket (date_time)"), "time_bucket": C("Time bucket", "bucket"),
+                           "party_sizes": C("Party sizes"), "last_trusted_at": C("Last trusted poll", "datetime"),
+                           "oldest_party_trusted_at": C("Stalest party size's last trusted poll", "datetime"),
+                           "last_poll_at": C("Last poll", "datetime"), "baseline_ready": C("Baseline ready", "flag"),
+                           "pending_collapse": C("Collapse pending", "flag",
+                                                 "Most slots vanished at once; held untrusted until confirmed")},
+                      key="freshness_table")
         st.caption("Times are UTC. A bucket is as fresh as its stalest party size · "
                    f"n = {n_buckets:,} buckets")

@@ -35,6 +35,7 @@ def test_funnel_steps_match_sql(demo_db: Path, tmp_path: Path, monkeypatch: pyte
         expected = dict(con.execute("SELECT event_type, count(DISTINCT alert_id) FROM alert_events GROUP BY 1").fetchall())
     finally:
         con.close()
-    assert shown["alert_sent"] == expected["alert_sent"] == len(reach)
-    assert shown["alert_opened"] == expected["alert_opened"]
-    assert shown["booking_confirmed"] == expected["booking_confirmed"]
+    # the table names each step in words
+    assert shown["Alert sent"] == expected["alert_sent"] == len(reach)
+    assert shown["Alert opened"] == expected["alert_opened"]
+    assert shown["Booking confirmed"] == expected["booking_confirmed"]
