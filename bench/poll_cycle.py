@@ -29,10 +29,10 @@ from collector.buckets import BucketSpec, ensure_buckets
 from collector.clock import ManualClock
 from collector.poller import Poller
 from collector.providers import make_provider
-from collector.settings import Settings
 from collector.store.writer import Store
 from simulator.api import ProviderApi
 from simulator.model import Market
+from tablepulse_settings import Settings
 
 # (venues, timed polls): 20 timed polls so the median is not decided by a few samples on a shared machine
 SIZES = {"small": (1000, 10), "default": (5000, 20), "large": (10000, 12)}

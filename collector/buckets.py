@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pyarrow as pa
 
-from collector.settings import Settings
+from tablepulse_settings import Settings
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from collector.settings import Settings, SettingsError, load, settings_table
+from tablepulse_settings import Settings, SettingsError, load, settings_table
 
 
 def _date(s: str) -> date:

@@ -26,7 +26,7 @@ import httpx
 
 from collector.buckets import BucketSpec, local_today, to_local
 from collector.clock import ManualClock, utcnow
-from collector.settings import SETTINGS_FIELDS, Settings
+from tablepulse_settings import SETTINGS_FIELDS, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 

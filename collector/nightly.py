@@ -25,8 +25,8 @@ import duckdb
 
 from analytics import nightly as an
 from collector.buckets import ensure_buckets, local_today
-from collector.settings import Settings
 from collector.store.writer import Store
+from tablepulse_settings import Settings
 
 Progress = Callable[[int, int, str], None]
 Date = date  # alias: cli_aggregate has a parameter named `date` (the CLI flag)

@@ -30,8 +30,8 @@ from collector.buckets import BucketSpec, local_to_utc, to_local
 from collector.clock import Clock
 from collector.diff import DiffResult, OpenState, diff
 from collector.providers.base import Outcome, PollResult, Provider, SlotKey, VenueInfo
-from collector.settings import Settings
 from collector.store.writer import Store
+from tablepulse_settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from datetime import date, datetime, timedelta
 from collector.buckets import BucketSpec, bucket_window_over, ensure_buckets, load_specs, local_today
 from collector.clock import Clock
 from collector.poller import Poller, PollSummary
-from collector.settings import Settings
 from collector.store.writer import Store
+from tablepulse_settings import Settings
 
 log = logging.getLogger(__name__)
 

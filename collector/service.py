@@ -26,9 +26,9 @@ from collector.poller import Poller
 from collector.providers import make_provider
 from collector.providers.base import Provider
 from collector.scheduler import Scheduler
-from collector.settings import Settings
 from collector.snapshot import publish_snapshot
 from collector.store.writer import Store
+from tablepulse_settings import Settings
 
 log = logging.getLogger("tablepulse.service")
 

@@ -27,7 +27,7 @@ import streamlit as st
 from analytics import views
 from analytics.db import NoDatabase, read_connection
 from analytics.views import Filters
-from collector.settings import Settings, load
+from tablepulse_settings import Settings, load
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -20,10 +20,10 @@ from collector.nightly import run_nightly
 from collector.poller import Poller
 from collector.providers import make_provider
 from collector.scheduler import Scheduler
-from collector.settings import Settings
 from collector.store.writer import Store
 from simulator.model import Market
 from simulator.server import RunningServer, start_server
+from tablepulse_settings import Settings
 
 START = datetime(2026, 11, 2, 5, 0)   # a Monday, 00:00 in New York
 

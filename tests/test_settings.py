@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.settings import Settings, SettingsError, load, settings_table
+from tablepulse_settings import Settings, SettingsError, load, settings_table
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -23,9 +23,9 @@ import numpy as np
 
 from collector.buckets import BucketSpec
 from collector.launcher import FAR_EVERY, FINE_DAYS, FINE_ROUNDS, build_history, far_phase, history_plan
-from collector.settings import Settings
 from simulator.model import Market
 from simulator.server import start_server
+from tablepulse_settings import Settings
 
 NY = ZoneInfo("America/New_York")
 

@@ -1,8 +1,7 @@
 """`tablepulse digest --week 2026-W47 --out DIR`: write the weekly digest bundle.
 
-Called by collector/cli.py as main(settings, week=..., out=...); only plain attributes of the
-settings object are read (db_path, snapshot_path, timezone, min_sample, tap_window_s,
-book_window_s), so analytics never imports collector. Exit 0 on success, 2 with one line on
+Called by collector/cli.py as main(settings, week=..., out=...) with the one Settings object (the
+leaf module tablepulse_settings, which analytics may import). Exit 0 on success, 2 with one line on
 stderr for a bad --week, a week without data or a missing database.
 """
 
@@ -12,11 +11,12 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from analytics.db import NoDatabase, read_connection
 from analytics.digest.builder import BuildOptions, NoWeekData, build, write_bundle
 from analytics.digest.week import WeekError, last_complete_week, parse_week
+from tablepulse_settings import Settings
 
 BAR_W = 30
 
@@ -32,7 +32,7 @@ def progress_bar(stream: TextIO) -> Callable[[int, int, str], None]:
     return show
 
 
-def main(settings: Any, week: str | None = None, out: str | Path = "digest", *,
+def main(settings: Settings, week: str | None = None, out: str | Path = "digest", *,
          now: datetime | None = None, stderr: TextIO | None = None) -> int:
     err = stderr or sys.stderr
     now = now or datetime.now(UTC)

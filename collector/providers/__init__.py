@@ -9,7 +9,7 @@ from typing import Any
 
 from collector.providers.base import ObservedSlot, Outcome, PollResult, Provider, SlotKey, VenueInfo
 from collector.providers.resy import ResyProvider
-from collector.settings import Settings
+from tablepulse_settings import Settings
 
 PROVIDERS: dict[str, type[ResyProvider]] = {"resy": ResyProvider}
 

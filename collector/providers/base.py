@@ -23,7 +23,7 @@ import httpx
 import msgspec
 import orjson
 
-from collector.settings import Settings
+from tablepulse_settings import Settings
 
 log = logging.getLogger(__name__)
 

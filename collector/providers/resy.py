@@ -28,7 +28,7 @@ from collector.providers.base import (
     VenueInfo,
     naive_utc_now,
 )
-from collector.settings import Settings
+from tablepulse_settings import Settings
 
 USER_AGENT = "tablepulse/0.1 (+https://github.com/tablepulse)"
 SEARCH_PATH = "/3/venuesearch/search"

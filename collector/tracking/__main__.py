@@ -11,7 +11,7 @@ import sys
 
 import uvicorn
 
-from collector import settings as settings_mod
+import tablepulse_settings as settings_mod
 from collector.clock import SystemClock
 from collector.store.writer import Store
 from collector.tracking import server

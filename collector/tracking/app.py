@@ -31,11 +31,11 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from collector.clock import Clock
-from collector.settings import DEMO_WRITE_KEY, Settings
 from collector.store.writer import QueueFull, Store, StoreClosed
 from collector.tracking import models as m
 from collector.tracking.ingest import Coalescer, Row, event_rows, insert_goal_job
 from collector.tracking.server import MAX_HEAD_BYTES, MAX_HEADERS
+from tablepulse_settings import DEMO_WRITE_KEY, Settings
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_S = "1"

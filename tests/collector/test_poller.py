@@ -15,8 +15,8 @@ from collector.buckets import BucketSpec, ensure_buckets
 from collector.clock import ManualClock
 from collector.poller import Poller
 from collector.providers.base import ObservedSlot, Outcome, PollResult, SlotKey, VenueInfo
-from collector.settings import Settings
 from collector.store.writer import Store
+from tablepulse_settings import Settings
 
 DAY = date(2026, 11, 25)
 T0 = datetime(2026, 11, 20, 17, 0)

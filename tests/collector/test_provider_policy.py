@@ -18,7 +18,7 @@ import pytest
 
 from collector.providers.base import CircuitBreaker, Outcome, RetryBudget, backoff_delay, parse_retry_after
 from collector.providers.resy import ResyProvider
-from collector.settings import Settings
+from tablepulse_settings import Settings
 from tests.collector.provider_fakes import DAY, FIXTURE, WALL, FakeClock
 
 

@@ -26,9 +26,9 @@ from hypothesis import strategies as st
 from collector.providers import make_provider, resy
 from collector.providers.base import LazySlots, Outcome, PollResult, SlotKey, VenueInfo
 from collector.providers.resy import ResyProvider
-from collector.settings import Settings
 from simulator.api import ProviderApi
 from simulator.model import Market
+from tablepulse_settings import Settings
 from tests.collector.provider_fakes import DAY, FIXTURE, WALL, FakeClock
 
 

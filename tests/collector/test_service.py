@@ -8,9 +8,9 @@ import duckdb
 from collector.clock import ManualClock
 from collector.nightly import mark_nightly
 from collector.service import Service
-from collector.settings import Settings
 from simulator.model import Market
 from simulator.server import start_server
+from tablepulse_settings import Settings
 
 START = datetime(2026, 11, 3, 20, 0)   # 15:00 in New York
 

@@ -20,11 +20,11 @@ from collector.clock import ManualClock
 from collector.poller import Poller
 from collector.providers import make_provider
 from collector.scheduler import Scheduler
-from collector.settings import Settings
 from collector.store.writer import Store
 from simulator.faults import FaultRule
 from simulator.model import Market
 from simulator.server import RunningServer, start_server
+from tablepulse_settings import Settings
 
 START = datetime(2026, 11, 3, 18, 0)   # 13:00 in New York: the evening's cancellations are coming
 POLL_S = 30

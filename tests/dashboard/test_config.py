@@ -33,7 +33,7 @@ def test_dashboard_imports_only_analytics_and_settings() -> None:
     for py in (ROOT / "dashboard").rglob("*.py"):
         for m in _imports(py):
             if m.startswith("collector"):
-                assert m == "collector.settings", f"{py}: imports {m}"
+                assert m == "tablepulse_settings", f"{py}: imports {m}"
 
 
 def test_analytics_never_imports_streamlit_or_dashboard() -> None:

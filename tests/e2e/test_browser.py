@@ -70,9 +70,9 @@ def _collector_writes(db: Path, snapshot: Path) -> None:
 
     from collector.clock import ManualClock
     from collector.service import Service
-    from collector.settings import Settings
     from collector.tracking.app import create_app
     from simulator.alerts import AlertSimulator, read_drops
+    from tablepulse_settings import Settings
 
     now = datetime.combine(END + timedelta(days=1), datetime.min.time()) + timedelta(hours=5)
     drops = read_drops(str(db), now - timedelta(days=12))

@@ -15,10 +15,10 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from collector.clock import ManualClock
-from collector.settings import Settings
 from collector.store.writer import Store
 from collector.tracking.app import create_app
 from collector.tracking.server import config as server_config
+from tablepulse_settings import Settings
 
 KEY = "test-write-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}

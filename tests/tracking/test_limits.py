@@ -172,7 +172,7 @@ def test_a_body_sent_slowly_within_its_deadline_is_stored(limited, store):
 def test_demo_key_warns_on_a_non_loopback_address(settings, store: Store, clock, caplog):
     from fastapi.testclient import TestClient
 
-    from collector.settings import DEMO_WRITE_KEY
+    from tablepulse_settings import DEMO_WRITE_KEY
 
     demo = {"Authorization": f"Bearer {DEMO_WRITE_KEY}"}
     other = {"Authorization": f"Bearer {KEY}"}

@@ -1,9 +1,10 @@
-"""The one typed settings object for every Tablepulse process.
+"""The one typed settings object for every Tablepulse process: a leaf module that the collector, the
+dashboard and the digest import, and that imports none of them (tests/test_import_contract.py).
 
 Each setting is declared once below (name, type, default, bounds, help). Values come from the
 defaults, then a TOML file (``tablepulse.toml`` in the working directory or ``TABLEPULSE_CONFIG``),
 then ``TABLEPULSE_<NAME>`` environment variables. The README's configuration table is checked
-against this list by ``tests/test_docs.py``.
+against this list by ``tests/test_settings.py``.
 """
 
 from __future__ import annotations
