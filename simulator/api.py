@@ -18,7 +18,7 @@ import math
 import time
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -333,7 +333,8 @@ class ProviderApi:
         day = _parse_day(fields.get("day"), "day")
         party = _int_field(fields, "party_size", None, 1, 20, text=True)
         m = self.m
-        if fields.get("venue_id") is not None:
+        by_venue = fields.get("venue_id") is not None
+        if by_venue:
             vi = m.venue_index.get(_int_field(fields, "venue_id", None, 0, text=True))
             candidates = [] if vi is None else [vi]
         else:  # lat/long alone: the venues around that point (none around the 0, 0 some clients send)
@@ -351,7 +352,7 @@ class ProviderApi:
                     idx = np.nonzero(tb.tpl.venue == vi)[0]
                     m.advance_rows(tb, idx, t)
                     rows = idx[tb.state[idx] == OPEN]
-                if rows.size or len(candidates) == 1:
+                if rows.size or by_venue:
                     found.append((-rows.size, int(self._vid[vi]), self._find_prefix[vi]
                                   + self._slots(tb, rows, self.poll_no) + "}"))
         venues = ",".join(text for _, _, text in sorted(found))
@@ -359,7 +360,7 @@ class ProviderApi:
         return 200, {}, f'{{"results":{{"venues":[{venues}]}},"query":{query}}}'.encode()
 
 
-def _is_number(v: Any) -> bool:
+def _is_number(v: Any) -> TypeGuard[int | float]:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
@@ -371,7 +372,7 @@ def _number(obj: dict[str, Any], name: str, default: float | None, where: str = 
             v = float(v)
         except ValueError:
             pass
-    if not isinstance(v, int | float) or isinstance(v, bool) or not math.isfinite(v):
+    if not _is_number(v):
         raise BadRequest(f"{where}{name} must be a number, got {v!r}")
     return float(v)
 
