@@ -184,7 +184,8 @@ def build_history(s: Settings, sim_url: str, start: datetime, end: datetime,
     poller = Poller(store, provider, s, clock)
     sched = Scheduler(store, poller, s, clock)
     plan = history_plan(s, start, end, fine_days, fine_rounds)
-    # progress by the buckets each round polls: a far round covers the whole window, a near one two days
+    # progress by the buckets each round polls: today's and tomorrow's, plus on coarse rounds a twelfth
+    # of the later dates
     weights = [1.0 + (s.window_days - 2) / (2 * FAR_EVERY) if r.far_phase is not None else 1.0 for r in plan]
     total, done = sum(weights), 0.0
     stats = {"rounds": 0, "polls": 0, "trusted": 0, "new_drops": 0, "closed": 0, "nightly_days": 0}

@@ -18,7 +18,7 @@ import math
 import time
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -308,17 +308,24 @@ class ProviderApi:
 
     def _render_hits(self, snap: _Snapshot, chunk: list[tuple[int, np.ndarray]]) -> str:
         """The hits of one page as JSON text."""
-        return ",".join(self._prefix[vi] + self._slots(snap.table, rows, snap.poll_no) + self._suffix[vi]
-                        for vi, rows in chunk)
+        lists = self._slot_lists(snap.table, [rows for _, rows in chunk], snap.poll_no)
+        return ",".join(self._prefix[vi] + text + self._suffix[vi] for (vi, _), text in zip(chunk, lists, strict=True))
 
-    def _slots(self, tb: _Table | None, rows: np.ndarray, poll_no: int) -> str:
-        """Slots as a JSON list; booking tokens derive from (slot key, poll number)."""
-        if tb is None or rows.size == 0:
-            return "[]"
+    def _slot_lists(self, tb: _Table | None, groups: list[np.ndarray], poll_no: int) -> list[str]:
+        """Each group of slot rows as a JSON list; booking tokens derive from (slot key, poll number).
+        All groups' tokens are hashed in one vectorized call."""
+        if tb is None or not groups:
+            return ["[]"] * len(groups)
+        rows = np.concatenate(groups)
         salt = np.uint64((poll_no * _TOKEN_MUL) & 0xFFFFFFFFFFFFFFFF)
         suffix = (mix64(tb.key[rows] ^ salt) & np.uint64(0xFFFF)).tolist()
-        frags = self._fragments(tb, rows.tolist())
-        return "[" + ",".join(f"{pre}{suf:04x}{post}" for (pre, post), suf in zip(frags, suffix, strict=True)) + "]"
+        texts = [f"{pre}{suf:04x}{post}" for (pre, post), suf in zip(self._fragments(tb, rows.tolist()), suffix,
+                                                                    strict=True)]
+        out, i = [], 0
+        for g in groups:
+            out.append("[" + ",".join(texts[i:i + g.size]) + "]")
+            i += g.size
+        return out
 
     # ---- GET or POST /4/find -----------------------------------------------------------------------------
     def find(self, fields: dict[str, Any]) -> Response:
@@ -333,14 +340,15 @@ class ProviderApi:
         day = _parse_day(fields.get("day"), "day")
         party = _int_field(fields, "party_size", None, 1, 20, text=True)
         m = self.m
-        if fields.get("venue_id") is not None:
+        by_venue = fields.get("venue_id") is not None
+        if by_venue:
             vi = m.venue_index.get(_int_field(fields, "venue_id", None, 0, text=True))
             candidates = [] if vi is None else [vi]
         else:  # lat/long alone: the venues around that point (none around the 0, 0 some clients send)
             near = self._near(_number(fields, "lat", None), _number(fields, "long", None), DEFAULT_RADIUS_M)
             candidates = np.nonzero(near)[0].tolist()
         pc = party_class(party)
-        found: list[tuple[int, int, str]] = []
+        found: list[tuple[int, int, int, np.ndarray]] = []   # (-open slots, venue id, venue index, rows)
         with m.lock:
             t = m.clock.now_ts()
             self.poll_no += 1
@@ -351,15 +359,16 @@ class ProviderApi:
                     idx = np.nonzero(tb.tpl.venue == vi)[0]
                     m.advance_rows(tb, idx, t)
                     rows = idx[tb.state[idx] == OPEN]
-                if rows.size or len(candidates) == 1:
-                    found.append((-rows.size, int(self._vid[vi]), self._find_prefix[vi]
-                                  + self._slots(tb, rows, self.poll_no) + "}"))
-        venues = ",".join(text for _, _, text in sorted(found))
+                if rows.size or by_venue:
+                    found.append((-rows.size, int(self._vid[vi]), vi, rows))
+            found.sort(key=lambda f: (f[0], f[1]))
+            lists = self._slot_lists(tb, [f[3] for f in found], self.poll_no)
+        venues = ",".join(self._find_prefix[f[2]] + text + "}" for f, text in zip(found, lists, strict=True))
         query = _dumps({"day": day.isoformat(), "party_size": party, "time_filter": None})
         return 200, {}, f'{{"results":{{"venues":[{venues}]}},"query":{query}}}'.encode()
 
 
-def _is_number(v: Any) -> bool:
+def _is_number(v: Any) -> TypeGuard[int | float]:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
@@ -371,7 +380,7 @@ def _number(obj: dict[str, Any], name: str, default: float | None, where: str = 
             v = float(v)
         except ValueError:
             pass
-    if not isinstance(v, int | float) or isinstance(v, bool) or not math.isfinite(v):
+    if not _is_number(v):
         raise BadRequest(f"{where}{name} must be a number, got {v!r}")
     return float(v)
 
