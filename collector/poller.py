@@ -35,6 +35,12 @@ from collector.store.writer import Store
 
 log = logging.getLogger(__name__)
 
+# docs/trust-rules.md: a suspicious answer is believed once at least this many consecutive answers
+# agree on it and span collapse_confirm_s (a failed poll between them starts the streak again)...
+MIN_AGREEING = 3
+# ...and an answer with every open slot gone is believed alone when the bucket's close rate makes
+# all of them closing since its last trusted answer at least this likely
+EMPTY_PLAUSIBLE = 0.9
 RELEASE_GRACE = timedelta(minutes=15)   # a release wave is the first sighting of a venue-date...
 RELEASE_MIN_SLOTS = 2                   # ...with at least this many slots new at once
 VENUE_REFRESH = timedelta(hours=1)      # venues' last_seen_at is refreshed at most this often
@@ -49,9 +55,9 @@ class BucketState:
     baseline_ready: bool = False
     last_trusted_at: datetime | None = None
     # the streak of suspicious answers held against the last trusted state (docs/trust-rules.md):
-    # start of its first and of its latest answer; None when nothing is held
+    # start of its first answer (None when nothing is held) and how many answers agree so far
     collapse_since: datetime | None = None
-    collapse_last: datetime | None = None
+    collapse_answers: int = 0
     # the bucket's own history (trusted answers only): slots seen to close, and open slot-seconds
     # observed (open slots x seconds between consecutive trusted answers, gaps left out)
     closes_seen: int = 0
@@ -342,12 +348,12 @@ class Poller:
     def _load_state(self, cur: duckdb.DuckDBPyConnection, spec: BucketSpec) -> BucketState:
         row = cur.execute(
             "SELECT calibration_done, calibration_tries, baseline_ready, last_trusted_at, collapse_since, "
-            "collapse_last, closes_seen, open_slot_s FROM buckets WHERE bucket_id = $b AND party_size = $p",
+            "collapse_answers, closes_seen, open_slot_s FROM buckets WHERE bucket_id = $b AND party_size = $p",
             {"b": spec.bucket_id, "p": spec.party_size}).fetchall()
         if not row:
             raise KeyError(f"bucket {spec.bucket_id} party {spec.party_size} does not exist (ensure_buckets first)")
         r0 = row[0]
-        st = BucketState(int(r0[0]), int(r0[1]), bool(r0[2]), r0[3], r0[4], r0[5], int(r0[6]), float(r0[7]))
+        st = BucketState(int(r0[0]), int(r0[1]), bool(r0[2]), r0[3], r0[4], int(r0[5]), int(r0[6]), float(r0[7]))
         for r in cur.execute(
                 "SELECT provider, venue_id, slot_date, slot_time, party_size, table_type, interval_id, source, "
                 "opened_lo, opened_hi, is_release FROM open_slots "
@@ -400,12 +406,16 @@ class Poller:
             lost = sum(1 for k in gone if not expired(k))
         if not lost:
             return ""
+        elapsed = (poll_at - st.last_trusted_at).total_seconds() if st.last_trusted_at else 0.0
+        rate = st.closes_seen / st.open_slot_s if st.open_slot_s > 0 else 0.0   # per open slot-second
         if lost == live:
-            return f"all {live} open slots gone at once ({len(curr)} slots in the answer)"
+            # believed alone only when the history makes every one of them closing in this time likely
+            p_all = (1.0 - math.exp(-rate * elapsed)) ** live
+            if p_all < EMPTY_PLAUSIBLE:
+                return f"all {live} open slots gone at once ({len(curr)} slots in the answer)"
+            return ""
         if lost < self.settings.collapse_share * live:
             return ""
-        elapsed = (poll_at - st.last_trusted_at).total_seconds() if st.last_trusted_at else 0.0
-        rate = st.closes_seen / st.open_slot_s if st.open_slot_s > 0 else 0.0
         expected = rate * live * elapsed
         # a Poisson count with this mean exceeds mean + 4 sd + 1 well under once in a thousand polls
         allowed = expected + 4 * math.sqrt(expected) + 1
@@ -416,17 +426,16 @@ class Poller:
 
     def _hold(self, st: BucketState, new: BucketState, why: str, poll_at: datetime) -> str:
         """A suspicious answer: extend (or start) the streak of answers agreeing on it. Returns '' when
-        the streak now confirms it, else the ledger detail of the hold."""
+        the streak now confirms it (rule C), else the ledger detail of the hold."""
         confirm = self.settings.collapse_confirm_s
-        since, last = st.collapse_since, st.collapse_last
-        if since is None or last is None or (poll_at - last).total_seconds() > confirm / 2:
-            since = poll_at   # a new streak: silence (errors, an outage) between answers vouches for nothing
+        since = st.collapse_since if st.collapse_since is not None else poll_at
+        answers = st.collapse_answers + 1
         span = (poll_at - since).total_seconds()
-        if span >= confirm:
-            new.collapse_since = new.collapse_last = None
+        if span >= confirm and answers >= MIN_AGREEING:
+            new.collapse_since, new.collapse_answers = None, 0
             return ""
-        new.collapse_since, new.collapse_last = since, poll_at
-        return f"{why}; held: agreeing answers span {span:.0f} of {confirm:.0f} s"
+        new.collapse_since, new.collapse_answers = since, answers
+        return f"{why}; held: {answers} agreeing answers span {span:.0f} of {confirm:.0f} s"
 
     @staticmethod
     def _seen_at(curr: Any, prev: Any, res: PollResult) -> tuple[list[SlotKey], dict[SlotKey, datetime] | None]:
@@ -465,8 +474,8 @@ class Poller:
                 trusted, outcome, detail = False, "suspicious_collapse", held
             else:
                 detail = f"{why}; confirmed: agreeing answers span {self.settings.collapse_confirm_s:.0f} s"
-        elif trusted:
-            new.collapse_since = new.collapse_last = None
+        else:   # believed, or a failed poll: we do not know what the upstream said, the streak breaks
+            new.collapse_since, new.collapse_answers = None, 0
         ledger.update(trusted=trusted, outcome=outcome, detail=detail or None, last_poll_at=finished)
         if not trusted:
             return (PollSummary(poll_id, spec.bucket_id, spec.party_size, False, outcome, detail),
@@ -578,11 +587,11 @@ class Poller:
             cur.execute(
                 "UPDATE buckets SET last_poll_at = $lp, last_trusted_at = $lt, calibration_done = $cd, "
                 "calibration_tries = $ct, baseline_ready = $br, baseline_slots = $bs, "
-                "pending_collapse = $cs IS NOT NULL, collapse_since = $cs, collapse_last = $cl, "
+                "pending_collapse = $cs IS NOT NULL, collapse_since = $cs, collapse_answers = $ca, "
                 "closes_seen = $ns, open_slot_s = $os WHERE bucket_id = $b AND party_size = $p",
                 {"lp": r.ledger["last_poll_at"], "lt": r.state.last_trusted_at, "cd": r.state.calibration_done,
                  "ct": r.state.calibration_tries, "br": r.state.baseline_ready, "bs": len(r.state.baseline),
-                 "cs": r.state.collapse_since, "cl": r.state.collapse_last, "ns": r.state.closes_seen,
+                 "cs": r.state.collapse_since, "ca": r.state.collapse_answers, "ns": r.state.closes_seen,
                  "os": r.state.open_slot_s, "b": r.spec.bucket_id, "p": r.spec.party_size})
         else:
             tp_bk = pa.table({  # noqa: F841 (read by the replacement scan)
@@ -595,7 +604,7 @@ class Poller:
                 "baseline_ready": pa.array([r.state.baseline_ready for r in rows], pa.bool_()),
                 "baseline_slots": pa.array([len(r.state.baseline) for r in rows], pa.int32()),
                 "collapse_since": pa.array([r.state.collapse_since for r in rows], pa.timestamp("us")),
-                "collapse_last": pa.array([r.state.collapse_last for r in rows], pa.timestamp("us")),
+                "collapse_answers": pa.array([r.state.collapse_answers for r in rows], pa.int32()),
                 "closes_seen": pa.array([r.state.closes_seen for r in rows], pa.int64()),
                 "open_slot_s": pa.array([r.state.open_slot_s for r in rows], pa.float64()),
             })
@@ -604,7 +613,7 @@ class Poller:
                 "calibration_done = u.calibration_done, calibration_tries = u.calibration_tries, "
                 "baseline_ready = u.baseline_ready, baseline_slots = u.baseline_slots, "
                 "pending_collapse = u.collapse_since IS NOT NULL, collapse_since = u.collapse_since, "
-                "collapse_last = u.collapse_last, closes_seen = u.closes_seen, open_slot_s = u.open_slot_s "
+                "collapse_answers = u.collapse_answers, closes_seen = u.closes_seen, open_slot_s = u.open_slot_s "
                 "FROM tp_bk u WHERE buckets.bucket_id = u.bucket_id AND buckets.party_size = u.party_size")
 
     def _write_diffs(self, cur: duckdb.DuckDBPyConnection, rows: list[PollRows], careful: bool = False) -> None:

@@ -120,16 +120,18 @@ def test_suspicious_collapse_is_held_until_confirmed(rig):
 
 
 def test_silence_between_agreeing_answers_does_not_confirm_a_collapse(rig):
-    """Two agreeing answers 300 s apart with only errors between: the outage vouches for nothing,
-    so the streak starts again from the later answer."""
+    """Agreeing answers around an outage: the failed polls vouch for nothing, so the streak starts
+    again after them (three answers 330 s from the first would otherwise have confirmed it)."""
     store, _poller, step, _ = rig
     many = [key(v) for v in range(1, 7)]
     step(many)
     assert not step([key(1)]).trusted
     for _ in range(9):
         assert not step([], Outcome.SERVER_ERROR).trusted
-    s = step([key(1)])                                # 300 s after the first: no agreeing answer between
-    assert (s.trusted, s.outcome) == (False, "suspicious_collapse")
+    for n in (1, 2):                                  # 300 and 330 s after the first
+        s = step([key(1)])
+        assert (s.trusted, s.outcome) == (False, "suspicious_collapse")
+        assert f"held: {n} agreeing answers span {30 * (n - 1)} of 300 s" in s.detail
     assert q(store, "SELECT count(*) FROM open_slots")[0][0] == 6
 
 
@@ -403,3 +405,19 @@ def test_bounds_come_from_page_arrival_and_poll_end(rig):
     (clo, chi, dur), = q(store, "SELECT closed_lo, closed_hi, duration_s FROM slot_intervals")
     assert (clo, chi) == (t2, t3 + timedelta(seconds=10))          # the poll's start and end
     assert dur == (chi - (t2 + timedelta(seconds=4))).total_seconds()   # closed_hi - opened_hi
+
+
+def test_an_empty_answer_is_believed_alone_only_when_the_history_makes_it_likely(rig):
+    """Rule E: every open slot gone is held 30 s after the last trusted answer of a bucket whose slots
+    close at ~0.023/s each (all ten closing in 30 s: ~0.1%), and believed alone 50 min after it."""
+    store, _poller, step, _ = rig
+    ids = iter(range(1, 10_000))
+    now = [key(next(ids)) for _ in range(10)]
+    step(now)
+    for _ in range(5):
+        now = now[7:] + [key(next(ids)) for _ in range(7)]
+        assert step(now).trusted
+    s = step([])
+    assert (s.trusted, s.outcome) == (False, "suspicious_collapse") and "all 10 open slots gone" in s.detail
+    s = step([], gap=3000)
+    assert s.trusted and s.n_closed == 10
