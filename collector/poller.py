@@ -19,8 +19,7 @@ from collections import Counter
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from itertools import compress, filterfalse, islice, repeat
-from operator import is_not, le, or_
+from itertools import filterfalse, islice
 from typing import Any
 
 import duckdb
@@ -223,9 +222,7 @@ class Poller:
         self.clock = clock
         self._states: dict[tuple[str, int], BucketState] = {}
         self._venue_tz: dict[int, str] = {}
-        self._tz_from: dict[int, VenueInfo] = {}      # the VenueInfo whose zone is in _venue_tz
-        # venues this process wrote: the VenueInfo and its poll's start (two maps: read in C by
-        # _venues_to_write); updated by _written after the COMMIT
+        # venues this process wrote: the VenueInfo and its poll's start; updated by _written after the COMMIT
         self._venue_obj: dict[int, VenueInfo] = {}
         self._venue_at: dict[int, datetime] = {}
         self._tz_version = 0      # bumped when a venue's zone changes: expiry floors are recomputed
@@ -318,27 +315,17 @@ class Poller:
         which of them are new here (most likely new to the file too: a plain INSERT, see _Batcher)."""
         out, new = [], set()
         stale = now - VENUE_REFRESH     # written at or before this: due for a refresh
-        venues = res.venues
         with self._lock:
-            tzs, tz_from, known_of, known_at = self._venue_tz, self._tz_from, self._venue_obj.get, self._venue_at
-            # The provider hands out one VenueInfo object per unchanged venue. A venue whose object is
-            # the one its zone was taken from and the one last written, written after `stale`, needs
-            # nothing below: those are found in C (~3k venues a poll), the rest take the loop.
-            vids, vs = list(venues), list(venues.values())
-            due = map(or_, map(or_, map(is_not, vs, map(tz_from.get, vids)),
-                               map(is_not, vs, map(known_of, vids))),
-                      map(le, map(known_at.get, vids, repeat(stale)), repeat(stale)))   # unknown: due
-            for vid, v in compress(venues.items(), due):
-                if tzs.get(vid) != v.tz:
-                    if vid in tzs:
+            for vid, v in res.venues.items():
+                if self._venue_tz.get(vid) != v.tz:
+                    if vid in self._venue_tz:
                         self._tz_version += 1
-                    tzs[vid] = v.tz
-                tz_from[vid] = v   # tzs[vid] == v.tz
-                known = known_of(vid)
+                    self._venue_tz[vid] = v.tz
+                known = self._venue_obj.get(vid)
                 if known is None:
                     out.append(v)
                     new.add(vid)
-                elif (known is not v and known != v) or known_at[vid] <= stale:
+                elif known != v or self._venue_at[vid] <= stale:
                     out.append(v)
         return out, new
 
@@ -452,7 +439,7 @@ class Poller:
     def _compute(self, spec: BucketSpec, res: PollResult, started: datetime, finished: datetime,
                  st: BucketState) -> tuple[PollSummary, PollRows]:
         provider = self.provider.name
-        curr = res.slot_keys   # the poll's slot keys (their details are not needed here)
+        curr = res.slots   # the poll's slot keys
         poll_id = f"{provider}|{spec.bucket_id}|{spec.party_size}|{started.isoformat()}"
         phase = "live" if st.baseline_ready else "calibration"
         ledger = {"poll_id": poll_id, "provider": provider, "bucket_id": spec.bucket_id, "party_size": spec.party_size,

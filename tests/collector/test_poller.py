@@ -7,14 +7,11 @@ HTTP path itself is covered by the provider tests and the end-to-end simulator t
 from datetime import date, datetime, time, timedelta
 
 import pytest
-from hypothesis import given
-from hypothesis import settings as hsettings
-from hypothesis import strategies as st
 
 from collector.buckets import BucketSpec, ensure_buckets
 from collector.clock import ManualClock
 from collector.poller import Poller
-from collector.providers.base import ObservedSlot, Outcome, PollResult, SlotKey, VenueInfo
+from collector.providers.base import Outcome, PollResult, SlotKey, VenueInfo
 from collector.settings import Settings
 from collector.store.writer import Store
 
@@ -32,7 +29,7 @@ def result(keys, outcome=Outcome.OK):
     venues = {k.venue_id: VenueInfo("resy", k.venue_id, f"V{k.venue_id}", "SoHo", 2, "Italian", "America/New_York", None, None)
               for k in keys}
     return PollResult(outcome, venues if outcome is Outcome.OK else {},
-                      {k: ObservedSlot(k, None, "tok", 1) for k in keys} if outcome is Outcome.OK else {})
+                      dict.fromkeys(keys) if outcome is Outcome.OK else {})
 
 
 class Scripted:
@@ -220,7 +217,7 @@ def test_a_venue_changing_zone_refreshes_the_expiry_floor(rig):
         clock.set(at)
         venues = {k.venue_id: VenueInfo("resy", k.venue_id, f"V{k.venue_id}", None, None, None, tz, None, None)
                   for k in keys}
-        poller.provider.queue.append(PollResult(Outcome.OK, venues, {k: ObservedSlot(k, None, "t", 1) for k in keys}))
+        poller.provider.queue.append(PollResult(Outcome.OK, venues, dict.fromkeys(keys)))
         return poller.poll(SPEC)
     early = [key(v, "18:00") for v in range(1, 8)]
     poll(early + [key(8, "20:00")], "America/Los_Angeles", _at("10:00"))
@@ -302,55 +299,6 @@ def test_a_ledger_row_is_the_same_written_alone_or_in_a_batch(tmp_path):
         rows.append(q(store, "SELECT * FROM poll_ledger ORDER BY party_size"))
         store.close()
     assert rows[0] == rows[1] and len(rows[0]) == 2
-
-
-def _venues_to_write_plain(p, venues, now):
-    """The plain loop _venues_to_write finds its candidates for in C (the reference)."""
-    from collector.poller import VENUE_REFRESH
-    out, new = [], set()
-    stale = now - VENUE_REFRESH
-    for vid, v in venues.items():
-        if p._venue_tz.get(vid) != v.tz:
-            if vid in p._venue_tz:
-                p._tz_version += 1
-            p._venue_tz[vid] = v.tz
-        known = p._venue_obj.get(vid)
-        if known is None:
-            out.append(v)
-            new.add(vid)
-        elif (known is not v and known != v) or p._venue_at[vid] <= stale:
-            out.append(v)
-    return out, new
-
-
-@hsettings(max_examples=150, deadline=None)
-@given(st.lists(st.tuples(st.lists(st.tuples(st.integers(1, 6), st.integers(0, 3)), max_size=8),
-                          st.integers(0, 5400), st.booleans()), min_size=1, max_size=12))
-def test_venues_to_write_agrees_with_the_plain_loop(polls) -> None:
-    """Venues as the provider hands them (one object per unchanged venue, a new object when a field
-    or the zone changes, an equal new object now and then), polls minutes to hours apart, some writes
-    failing: the venues to write, the new ones, zones and zone version equal the plain loop's."""
-    fast, plain = Poller(None, Scripted(), Settings(), ManualClock(T0)), Poller(None, Scripted(), Settings(), ManualClock(T0))
-    objs: dict[tuple[int, int], VenueInfo] = {}
-    now = T0
-    for seen, seconds, written in polls:
-        now += timedelta(seconds=seconds)
-        venues = {}
-        for vid, variant in seen:
-            if variant == 3:   # an equal object, not the shared one
-                v = VenueInfo("resy", vid, f"V{vid}", None, None, None, "America/New_York", None, None)
-            else:
-                v = objs.setdefault((vid, variant), VenueInfo("resy", vid, f"V{vid}", None, None, None,
-                                                              ("America/New_York", "Europe/Paris", "Asia/Tokyo")[variant],
-                                                              None, None))
-            venues[vid] = v
-        res = PollResult(Outcome.OK, venues)
-        got, want = fast._venues_to_write(res, now), _venues_to_write_plain(plain, venues, now)
-        assert got[1] == want[1] and [id(v) for v in got[0]] == [id(v) for v in want[0]]
-        assert (fast._venue_tz, fast._tz_version) == (plain._venue_tz, plain._tz_version)
-        if written:   # as apply_many after the COMMIT
-            for p in (fast, plain):
-                p._written(got[0], now)
 
 
 def test_a_buckets_own_history_says_what_sudden_means(rig):
