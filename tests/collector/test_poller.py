@@ -230,10 +230,9 @@ def test_a_venue_changing_zone_refreshes_the_expiry_floor(rig):
 
 
 @pytest.mark.parametrize("started", [True, False], ids=["writer thread", "inline store"])
-def test_a_key_already_stored_is_written_as_before_through_the_careful_rerun(tmp_path, started):
-    """Writes are plain INSERTs first (keys are new by construction); a key stored behind the
-    cache's back makes DuckDB refuse the batch, which is then rerun with INSERT OR IGNORE: the poll
-    lands once, the stored row stays, nothing is lost."""
+def test_a_key_already_stored_keeps_its_row_and_the_poll_lands(tmp_path, started):
+    """Every keyed insert is idempotent in its statement (ON CONFLICT DO NOTHING): a key stored behind
+    the cache's back keeps its row, the poll lands once, nothing is lost."""
     settings = Settings().replace(calibration_polls=1)
     store = Store(tmp_path / "t.duckdb")
     if started:
