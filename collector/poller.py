@@ -1,13 +1,13 @@
-"""One bucket poll end to end: fetch (provider), judge trust, diff, and write through the single writer.
+"""One bucket poll end to end: fetch (provider), judge trust (docs/trust-rules.md), diff, and hand
+the rows to the single writer.
 
 `Poller.poll(spec)` is called by the scheduler (live) and by the history builder (fast-forward):
 the same parse, diff and store path either way. Every poll lands in the poll ledger; only trusted
-polls move state. The diff runs in the polling thread against cached bucket state; the rows of all
-polls waiting at that moment are merged and written with one bulk statement per table in one
-transaction (DuckDB costs 1-4 ms per statement, so per-poll statements capped throughput at ~30
-polls/s). A poll returns only after its COMMIT, so a kill -9 loses nothing; a poll whose poll_id is
-already in the ledger writes nothing, so a re-applied poll or a restart duplicates nothing.
-"""
+polls move state. The diff runs in the polling thread against cached bucket state and turns into
+plain rows (collector/store/polls.PollWrite); the rows of all polls waiting at that moment are
+merged and written by the store with one statement per table in one transaction (DuckDB costs 1-4
+ms per statement). A poll returns only after its COMMIT, so a kill -9 loses nothing; a poll whose
+poll_id is already in the ledger writes nothing, so a re-applied poll or a restart duplicates nothing."""
 
 from __future__ import annotations
 
