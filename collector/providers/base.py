@@ -65,8 +65,9 @@ class SlotKey(msgspec.Struct, frozen=True, gc=False, cache_hash=True, order=True
     table_type: str
 
 
-@dataclass(frozen=True, slots=True)
-class VenueInfo:
+class VenueInfo(msgspec.Struct, frozen=True, gc=False):
+    """A venue as a poll saw it (a Struct: a poll builds one per venue, ~5,000, in C)."""
+
     provider: str
     venue_id: int
     name: str

@@ -48,7 +48,8 @@ class SchemaDrift(Exception):
 # --- one typed decode of a search page -------------------------------------------------------
 # Only what a poll uses: each hit's venue fields and each slot's start and table type; msgspec skips
 # everything else in C (tokens, payment, size: most of a 5 MB poll). Fields a venue can do without
-# (neighborhood, location, cuisine) are read leniently: an odd one costs that field, not the poll.
+# (neighborhood, time zone, coordinates, cuisine) are read leniently: an odd value costs that field,
+# not the poll.
 # Anything else these types refuse is schema drift, and msgspec's own error names where (_drift).
 # gc=False: these hold no cycles, and ~40k short-lived objects per poll would otherwise trigger
 # collections of the whole heap.
@@ -75,13 +76,24 @@ class _Availability(msgspec.Struct, gc=False):
     slots: list[_Slot]
 
 
+class _Geo(msgspec.Struct, gc=False):
+    lat: Any = None
+    lon: Any = None
+
+
+class _Location(msgspec.Struct, gc=False):
+    time_zone: Any = None
+    neighborhood: Any = None
+    geo: _Geo | None = None
+
+
 class _Hit(msgspec.Struct, gc=False):
     id: int | _VenueRef
     name: str
     availability: _Availability
     price_range_id: int | None = None
     neighborhood: Any = None
-    location: Any = None
+    location: _Location | None = None
     cuisine: Any = None
 
 
@@ -118,28 +130,6 @@ def _drift(error: str, where: str) -> str:
     return f"{where}: {path or 'body'}: {what}"
 
 
-def _opt_str(v: Any) -> str | None:
-    return v if isinstance(v, str) and v else None
-
-
-def _opt_float(v: Any) -> float | None:
-    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
-
-
-def _get(obj: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(obj, dict):
-            return None
-        obj = obj.get(key)
-    return obj
-
-
-def _cuisine(v: Any) -> str | None:
-    if isinstance(v, list):
-        v = next((c for c in v if isinstance(c, str) and c), None)
-    return _opt_str(v)
-
-
 def _time_window(time_slot: str) -> tuple[int, int]:
     hh, sep, mm = time_slot.partition(":")
     if not (sep and hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60):
@@ -160,10 +150,23 @@ def _slot_time(start: str, day: dt.date, window: tuple[int, int]) -> dt.time | N
 
 
 def _venue(provider: str, vid: int, hit: _Hit) -> VenueInfo:
-    loc = hit.location
-    return VenueInfo(provider, vid, hit.name, _opt_str(hit.neighborhood) or _opt_str(_get(loc, "neighborhood")),
-                     hit.price_range_id, _cuisine(hit.cuisine), _opt_str(_get(loc, "time_zone")) or DEFAULT_TZ,
-                     _opt_float(_get(loc, "geo", "lat")), _opt_float(_get(loc, "geo", "lon")))
+    """The hit's venue; optional fields of another type than expected are left out (None / default zone)."""
+    nb, c, loc = hit.neighborhood, hit.cuisine, hit.location
+    tz: Any = None
+    lat: Any = None
+    lon: Any = None
+    if loc is not None:
+        if not (type(nb) is str and nb):
+            nb = loc.neighborhood
+        tz, geo = loc.time_zone, loc.geo
+        if geo is not None:
+            lat, lon = geo.lat, geo.lon
+    if type(c) is list:   # the first non-empty string of a list
+        c = next((x for x in c if type(x) is str and x), None)
+    return VenueInfo(provider, vid, hit.name, nb if type(nb) is str and nb else None, hit.price_range_id,
+                     c if type(c) is str and c else None, tz if type(tz) is str and tz else DEFAULT_TZ,
+                     float(lat) if type(lat) in (int, float) else None,
+                     float(lon) if type(lon) in (int, float) else None)
 
 
 class ResyProvider:
