@@ -1,13 +1,13 @@
-"""One bucket poll end to end: fetch (provider), judge trust, diff, and write through the single writer.
+"""One bucket poll end to end: fetch (provider), judge trust (docs/trust-rules.md), diff, and hand
+the rows to the single writer.
 
 `Poller.poll(spec)` is called by the scheduler (live) and by the history builder (fast-forward):
 the same parse, diff and store path either way. Every poll lands in the poll ledger; only trusted
-polls move state. The diff runs in the polling thread against cached bucket state; the rows of all
-polls waiting at that moment are merged and written with one bulk statement per table in one
-transaction (DuckDB costs 1-4 ms per statement, so per-poll statements capped throughput at ~30
-polls/s). A poll returns only after its COMMIT, so a kill -9 loses nothing; a poll whose poll_id is
-already in the ledger writes nothing, so a re-applied poll or a restart duplicates nothing.
-"""
+polls move state. The diff runs in the polling thread against cached bucket state and turns into
+plain rows (collector/store/polls.PollWrite); the rows of all polls waiting at that moment are
+merged and written by the store with one statement per table in one transaction (DuckDB costs 1-4
+ms per statement). A poll returns only after its COMMIT, so a kill -9 loses nothing; a poll whose
+poll_id is already in the ledger writes nothing, so a re-applied poll or a restart duplicates nothing."""
 
 from __future__ import annotations
 
@@ -19,22 +19,27 @@ from collections import Counter
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from itertools import compress, filterfalse, islice, repeat
-from operator import is_not, le, or_
+from itertools import filterfalse, islice
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from collector.buckets import BucketSpec, local_to_utc, to_local
 from collector.clock import Clock
 from collector.diff import DiffResult, OpenState, diff
 from collector.providers.base import Outcome, PollResult, Provider, SlotKey, VenueInfo
+from collector.store.polls import PollWrite, write_polls
 from collector.store.writer import Store
 from tablepulse_settings import Settings
 
 log = logging.getLogger(__name__)
 
+# docs/trust-rules.md: a suspicious answer is believed once at least this many consecutive answers
+# agree on it and span collapse_confirm_s (a failed poll between them starts the streak again)...
+MIN_AGREEING = 3
+# ...and an answer with every open slot gone is believed alone when the bucket's close rate makes
+# all of them closing since its last trusted answer at least this likely
+EMPTY_PLAUSIBLE = 0.9
 RELEASE_GRACE = timedelta(minutes=15)   # a release wave is the first sighting of a venue-date...
 RELEASE_MIN_SLOTS = 2                   # ...with at least this many slots new at once
 VENUE_REFRESH = timedelta(hours=1)      # venues' last_seen_at is refreshed at most this often
@@ -49,9 +54,9 @@ class BucketState:
     baseline_ready: bool = False
     last_trusted_at: datetime | None = None
     # the streak of suspicious answers held against the last trusted state (docs/trust-rules.md):
-    # start of its first and of its latest answer; None when nothing is held
+    # start of its first answer (None when nothing is held) and how many answers agree so far
     collapse_since: datetime | None = None
-    collapse_last: datetime | None = None
+    collapse_answers: int = 0
     # the bucket's own history (trusted answers only): slots seen to close, and open slot-seconds
     # observed (open slots x seconds between consecutive trusted answers, gaps left out)
     closes_seen: int = 0
@@ -80,86 +85,34 @@ class PollSummary:
     duplicate: bool = False
 
 
-def _slot_tuple_cols(keys: list[SlotKey]) -> dict[str, Any]:
-    return {
-        "provider": [k.provider for k in keys],
-        "venue_id": pa.array([k.venue_id for k in keys], pa.int64()),
-        "slot_date": pa.array([k.slot_date for k in keys], pa.date32()),
-        "slot_time": pa.array([k.slot_time for k in keys], pa.time64("us")),
-        "party_size": pa.array([k.party_size for k in keys], pa.int16()),
-        "table_type": [k.table_type for k in keys],
-    }
-
-
-# The diff's inserts: plain on a batch's first attempt (keys are new by construction), INSERT OR
-# IGNORE on its careful rerun (see _Batcher). tp_* are Arrow tables local to Poller._write_diffs.
-_PLAIN = {
-    "intervals": "INSERT INTO slot_intervals SELECT * FROM tp_ended",
-    "open_slots": "INSERT INTO open_slots SELECT * EXCLUDE (calibrating) FROM tp_opened",
-    "baseline": "INSERT INTO baseline_slots SELECT bucket_id, party_size, provider, venue_id, slot_date, slot_time, "
-                "table_type FROM tp_opened WHERE calibrating",
-    "venue_dates": "INSERT INTO venue_dates_seen SELECT * FROM tp_vds",
-}
-_CAREFUL = {k: v.replace("INSERT INTO", "INSERT OR IGNORE INTO", 1) for k, v in _PLAIN.items()}
-# Venues new to this process are inserted (an upsert costs ~3x a plain INSERT); the others, and all
-# of them on a careful rerun, are upserted.
-_INSERT_VENUES = ("INSERT INTO venues SELECT provider, venue_id, name, neighborhood, price_range, cuisine, tz, lat, lon, "
-                  "seen_at, seen_at FROM tp_venues")
-_UPSERT_VENUES = (
-    _INSERT_VENUES + " ON CONFLICT (provider, venue_id) DO UPDATE SET name = excluded.name, "
-    "neighborhood = excluded.neighborhood, price_range = excluded.price_range, cuisine = excluded.cuisine, "
-    "tz = excluded.tz, lat = excluded.lat, lon = excluded.lon, "
-    "last_seen_at = greatest(venues.last_seen_at, excluded.last_seen_at)")
-
-
-_LEDGER_COLS = ("poll_id", "provider", "bucket_id", "party_size", "started_at", "finished_at", "phase", "trusted",
-                "outcome", "detail", "http_status", "pages", "requests", "venues_seen", "slots_seen", "n_new_drop",
-                "n_closed", "n_expired", "latency_ms")
-_INSERT_LEDGER_ROW = (
-    "INSERT INTO poll_ledger (poll_id, provider, bucket_id, party_size, started_at, finished_at, phase, trusted, "
-    "outcome, detail, http_status, pages, requests, venues_seen, slots_seen, n_new_drop, n_closed, n_expired, "
-    "latency_ms) VALUES ($poll_id, $provider, $bucket_id, $party_size, $started_at, $finished_at, $phase, $trusted, "
-    "$outcome, $detail, $http_status, $pages, $requests, $venues_seen, $slots_seen, $n_new_drop, $n_closed, "
-    "$n_expired, $latency_ms)")
+def _slot(k: SlotKey) -> dict[str, Any]:
+    return {"provider": k.provider, "venue_id": k.venue_id, "slot_date": k.slot_date, "slot_time": k.slot_time,
+            "party_size": k.party_size, "table_type": k.table_type}
 
 
 @dataclass
 class PollRows:
-    """Everything one poll writes; merged with other polls' rows by the batcher."""
+    """One poll's outcome: what it writes (plain rows for the store) and the bucket state after it."""
 
     poll_id: str
     spec: BucketSpec
-    ledger: dict[str, Any]
-    trusted: bool
-    poll_at: datetime
+    started_at: datetime
     state: BucketState
-    diff: DiffResult | None = None
-    calibrating: bool = False
-    venue_dates: list[tuple[int, int]] = field(default_factory=list)
-    venues: list[VenueInfo] = field(default_factory=list)
-    new_venues: set[int] = field(default_factory=set)   # of venues: those this process never wrote
+    write: PollWrite
+    venues: list[VenueInfo] = field(default_factory=list)   # written with it: known to this process after
 
 
 class _Batcher:
-    """Merges the rows of every poll waiting for the writer into one job (one bulk statement per table).
+    """Merges the rows of every poll waiting for the writer into one job (one statement per table).
 
     Each submit returns a Future resolved after the COMMIT that contains its rows (True: written,
-    False: its poll_id was already in the ledger, so nothing was written).
+    False: its poll_id was already in the ledger, so nothing was written)."""
 
-    The first attempt writes with plain INSERTs (DuckDB 2.0: INSERT OR IGNORE costs ~2-4 ms more
-    per statement, it plans a join); keys are new by construction (the ledger's poll_id, intervals
-    and open slots from the cached state). If one is not (a stale cache, a re-applied poll), DuckDB
-    raises ConstraintException and rolls back; the job turns careful and runs once more with the
-    ledger check and INSERT OR IGNORE, which is exactly what was written before."""
-
-    def __init__(self, store: Store, write: Any) -> None:
-        self.store, self.write = store, write
+    def __init__(self, store: Store) -> None:
+        self.store = store
         self._lock = threading.Lock()
         self._pending: list[tuple[PollRows, Future[bool]]] = []
         self._scheduled = False
-
-    def submit(self, rows: PollRows) -> Future[bool]:
-        return self.submit_many([rows])[0]
 
     def submit_many(self, many: list[PollRows]) -> list[Future[bool]]:
         """Queue rows; everything queued before the writer picks the job up shares one commit."""
@@ -169,30 +122,19 @@ class _Batcher:
             if self._scheduled:
                 return futs
             self._scheduled = True
-        holder: dict[str, Any] = {"careful": False, "rerun": False}
+        batch: list[tuple[PollRows, Future[bool]]] | None = None
 
         def job(cur: duckdb.DuckDBPyConnection) -> set[str]:
-            if "batch" not in holder:      # a retried job (group failure) reuses the batch it took
+            nonlocal batch
+            if batch is None:      # a job retried by the writer (its group failed) writes the batch it took
                 with self._lock:
-                    holder["batch"], self._pending = self._pending, []
+                    batch, self._pending = self._pending, []
                     self._scheduled = False
-            try:
-                return self.write(cur, [r for r, _ in holder["batch"]], holder["careful"])
-            except duckdb.ConstraintException:
-                holder["careful"] = True   # a key already stored: the rerun checks keys first
-                raise
+            return write_polls(cur, [r.write for r, _ in batch])
 
         def done(f: Future[set[str]]) -> None:
-            batch = holder.get("batch", [])
             err = f.exception()
-            if isinstance(err, duckdb.ConstraintException) and holder["careful"] and not holder["rerun"]:
-                holder["rerun"] = True     # the fast attempt met a stored key: once more, carefully
-                try:
-                    self.store.submit(job).add_done_callback(done)
-                    return
-                except Exception as e:
-                    err = e
-            for r, fu in batch:
+            for r, fu in batch or []:
                 if err is not None:
                     fu.set_exception(err)
                 else:
@@ -201,9 +143,9 @@ class _Batcher:
             self.store.submit(job).add_done_callback(done)
         except Exception as e:
             with self._lock:
-                batch = list(self._pending)
+                pending = list(self._pending)
                 self._pending, self._scheduled = [], False
-            for _r, fu in batch:
+            for _r, fu in pending:
                 if not fu.done():
                     fu.set_exception(e)
         return futs
@@ -217,16 +159,17 @@ class Poller:
         self.clock = clock
         self._states: dict[tuple[str, int], BucketState] = {}
         self._venue_tz: dict[int, str] = {}
-        self._tz_from: dict[int, VenueInfo] = {}      # the VenueInfo whose zone is in _venue_tz
-        # venues this process wrote: the VenueInfo and its poll's start (two maps: read in C by
-        # _venues_to_write); updated by _written after the COMMIT
+        # venues this process wrote (as written, and when: their poll's start); updated by _written after
+        # the COMMIT. VenueInfo is a hashable value, so a poll's unchanged venues are found by set lookup.
         self._venue_obj: dict[int, VenueInfo] = {}
+        self._venue_known: set[VenueInfo] = set()
         self._venue_at: dict[int, datetime] = {}
+        self._oldest_write: datetime | None = None
         self._tz_version = 0      # bumped when a venue's zone changes: expiry floors are recomputed
         self._cutoffs: dict[tuple[str, Any, Any], datetime] = {}
         self._first_seen: dict[Any, dict[int, tuple[datetime, int]]] = {}
         self._lock = threading.Lock()
-        self._batcher = _Batcher(store, self._write_batch)
+        self._batcher = _Batcher(store)
 
     # -- the public entry point -----------------------------------------------------------
     def poll(self, spec: BucketSpec) -> PollSummary:
@@ -282,7 +225,7 @@ class Poller:
                     self._states.pop(skey, None)
                 else:
                     self._states[skey] = rows.state
-                    self._written(rows.venues, rows.ledger["started_at"])
+                    self._written(rows.venues, rows.started_at)
             out.append(summary if written else PollSummary(rows.poll_id, rows.spec.bucket_id, rows.spec.party_size,
                                                            False, "duplicate", duplicate=True))
         if error is not None:
@@ -304,37 +247,30 @@ class Poller:
     def _written(self, venues: list[VenueInfo], at: datetime) -> None:
         """Venues now in the file as of ``at`` (their poll's start); under self._lock, after the COMMIT."""
         for v in venues:
+            old = self._venue_obj.get(v.venue_id)
+            if old is not None:
+                self._venue_known.discard(old)
             self._venue_obj[v.venue_id] = v
+            self._venue_known.add(v)
             self._venue_at[v.venue_id] = at
+        if venues:
+            self._oldest_write = min(self._venue_at.values())
 
-    def _venues_to_write(self, res: PollResult, now: datetime) -> tuple[list[VenueInfo], set[int]]:
-        """Venues to write (new to this process, changed, or due for a last_seen_at refresh), and
-        which of them are new here (most likely new to the file too: a plain INSERT, see _Batcher)."""
-        out, new = [], set()
+    def _venues_to_write(self, res: PollResult, now: datetime) -> list[VenueInfo]:
+        """Venues to write: new to this process, changed, or due for a last_seen_at refresh."""
         stale = now - VENUE_REFRESH     # written at or before this: due for a refresh
-        venues = res.venues
         with self._lock:
-            tzs, tz_from, known_of, known_at = self._venue_tz, self._tz_from, self._venue_obj.get, self._venue_at
-            # The provider hands out one VenueInfo object per unchanged venue. A venue whose object is
-            # the one its zone was taken from and the one last written, written after `stale`, needs
-            # nothing below: those are found in C (~3k venues a poll), the rest take the loop.
-            vids, vs = list(venues), list(venues.values())
-            due = map(or_, map(or_, map(is_not, vs, map(tz_from.get, vids)),
-                               map(is_not, vs, map(known_of, vids))),
-                      map(le, map(known_at.get, vids, repeat(stale)), repeat(stale)))   # unknown: due
-            for vid, v in compress(venues.items(), due):
-                if tzs.get(vid) != v.tz:
-                    if vid in tzs:
+            known, at = self._venue_known, self._venue_at
+            if self._oldest_write is not None and self._oldest_write <= stale:
+                out = [v for v in res.venues.values() if v not in known or at[v.venue_id] <= stale]
+            else:
+                out = [v for v in res.venues.values() if v not in known]
+            for v in out:
+                if self._venue_tz.get(v.venue_id) != v.tz:
+                    if v.venue_id in self._venue_tz:
                         self._tz_version += 1
-                    tzs[vid] = v.tz
-                tz_from[vid] = v   # tzs[vid] == v.tz
-                known = known_of(vid)
-                if known is None:
-                    out.append(v)
-                    new.add(vid)
-                elif (known is not v and known != v) or known_at[vid] <= stale:
-                    out.append(v)
-        return out, new
+                    self._venue_tz[v.venue_id] = v.tz
+        return out
 
     def _tz(self, venue_id: int) -> str:
         return self._venue_tz.get(venue_id, self.settings.timezone)
@@ -342,12 +278,12 @@ class Poller:
     def _load_state(self, cur: duckdb.DuckDBPyConnection, spec: BucketSpec) -> BucketState:
         row = cur.execute(
             "SELECT calibration_done, calibration_tries, baseline_ready, last_trusted_at, collapse_since, "
-            "collapse_last, closes_seen, open_slot_s FROM buckets WHERE bucket_id = $b AND party_size = $p",
+            "collapse_answers, closes_seen, open_slot_s FROM buckets WHERE bucket_id = $b AND party_size = $p",
             {"b": spec.bucket_id, "p": spec.party_size}).fetchall()
         if not row:
             raise KeyError(f"bucket {spec.bucket_id} party {spec.party_size} does not exist (ensure_buckets first)")
         r0 = row[0]
-        st = BucketState(int(r0[0]), int(r0[1]), bool(r0[2]), r0[3], r0[4], r0[5], int(r0[6]), float(r0[7]))
+        st = BucketState(int(r0[0]), int(r0[1]), bool(r0[2]), r0[3], r0[4], int(r0[5]), int(r0[6]), float(r0[7]))
         for r in cur.execute(
                 "SELECT provider, venue_id, slot_date, slot_time, party_size, table_type, interval_id, source, "
                 "opened_lo, opened_hi, is_release FROM open_slots "
@@ -400,12 +336,16 @@ class Poller:
             lost = sum(1 for k in gone if not expired(k))
         if not lost:
             return ""
+        elapsed = (poll_at - st.last_trusted_at).total_seconds() if st.last_trusted_at else 0.0
+        rate = st.closes_seen / st.open_slot_s if st.open_slot_s > 0 else 0.0   # per open slot-second
         if lost == live:
-            return f"all {live} open slots gone at once ({len(curr)} slots in the answer)"
+            # believed alone only when the history makes every one of them closing in this time likely
+            p_all = (1.0 - math.exp(-rate * elapsed)) ** live
+            if p_all < EMPTY_PLAUSIBLE:
+                return f"all {live} open slots gone at once ({len(curr)} slots in the answer)"
+            return ""
         if lost < self.settings.collapse_share * live:
             return ""
-        elapsed = (poll_at - st.last_trusted_at).total_seconds() if st.last_trusted_at else 0.0
-        rate = st.closes_seen / st.open_slot_s if st.open_slot_s > 0 else 0.0
         expected = rate * live * elapsed
         # a Poisson count with this mean exceeds mean + 4 sd + 1 well under once in a thousand polls
         allowed = expected + 4 * math.sqrt(expected) + 1
@@ -416,17 +356,16 @@ class Poller:
 
     def _hold(self, st: BucketState, new: BucketState, why: str, poll_at: datetime) -> str:
         """A suspicious answer: extend (or start) the streak of answers agreeing on it. Returns '' when
-        the streak now confirms it, else the ledger detail of the hold."""
+        the streak now confirms it (rule C), else the ledger detail of the hold."""
         confirm = self.settings.collapse_confirm_s
-        since, last = st.collapse_since, st.collapse_last
-        if since is None or last is None or (poll_at - last).total_seconds() > confirm / 2:
-            since = poll_at   # a new streak: silence (errors, an outage) between answers vouches for nothing
+        since = st.collapse_since if st.collapse_since is not None else poll_at
+        answers = st.collapse_answers + 1
         span = (poll_at - since).total_seconds()
-        if span >= confirm:
-            new.collapse_since = new.collapse_last = None
+        if span >= confirm and answers >= MIN_AGREEING:
+            new.collapse_since, new.collapse_answers = None, 0
             return ""
-        new.collapse_since, new.collapse_last = since, poll_at
-        return f"{why}; held: agreeing answers span {span:.0f} of {confirm:.0f} s"
+        new.collapse_since, new.collapse_answers = since, answers
+        return f"{why}; held: {answers} agreeing answers span {span:.0f} of {confirm:.0f} s"
 
     @staticmethod
     def _seen_at(curr: Any, prev: Any, res: PollResult) -> tuple[list[SlotKey], dict[SlotKey, datetime] | None]:
@@ -443,7 +382,7 @@ class Poller:
     def _compute(self, spec: BucketSpec, res: PollResult, started: datetime, finished: datetime,
                  st: BucketState) -> tuple[PollSummary, PollRows]:
         provider = self.provider.name
-        curr = res.slot_keys   # the poll's slot keys (their details are not needed here)
+        curr = res.slots   # the poll's slot keys
         poll_id = f"{provider}|{spec.bucket_id}|{spec.party_size}|{started.isoformat()}"
         phase = "live" if st.baseline_ready else "calibration"
         ledger = {"poll_id": poll_id, "provider": provider, "bucket_id": spec.bucket_id, "party_size": spec.party_size,
@@ -465,12 +404,12 @@ class Poller:
                 trusted, outcome, detail = False, "suspicious_collapse", held
             else:
                 detail = f"{why}; confirmed: agreeing answers span {self.settings.collapse_confirm_s:.0f} s"
-        elif trusted:
-            new.collapse_since = new.collapse_last = None
-        ledger.update(trusted=trusted, outcome=outcome, detail=detail or None, last_poll_at=finished)
+        else:   # believed, or a failed poll: we do not know what the upstream said, the streak breaks
+            new.collapse_since, new.collapse_answers = None, 0
+        ledger.update(trusted=trusted, outcome=outcome, detail=detail or None)
         if not trusted:
             return (PollSummary(poll_id, spec.bucket_id, spec.party_size, False, outcome, detail),
-                    PollRows(poll_id, spec, ledger, False, poll_at, new))
+                    PollRows(poll_id, spec, started, new, PollWrite(poll_id, ledger, self._bucket_row(spec, new, finished))))
 
         calibrating = not st.baseline_ready
         new_keys, seen_at = self._seen_at(curr, st.prev, res)
@@ -502,8 +441,10 @@ class Poller:
         new.last_trusted_at = poll_at
         counts = (d.count("NEW_DROP"), d.count("CLOSED"), d.count("EXPIRED"), d.count("BASELINE_AVAILABLE"))
         ledger.update(n_new_drop=counts[0], n_closed=counts[1], n_expired=counts[2])
-        rows = PollRows(poll_id, spec, ledger, True, poll_at, new, d, calibrating, seen_rows,
-                        *self._venues_to_write(res, started))
+        venues = self._venues_to_write(res, started)
+        write = self._diff_rows(spec, PollWrite(poll_id, ledger, self._bucket_row(spec, new, finished)), d,
+                                poll_at, finished, calibrating, seen_rows, venues, started)
+        rows = PollRows(poll_id, spec, started, new, write, venues)
         return (PollSummary(poll_id, spec.bucket_id, spec.party_size, True, outcome, detail, *counts, len(curr)),
                 rows)
 
@@ -535,183 +476,51 @@ class Poller:
             return first is not None and first[1] >= RELEASE_MIN_SLOTS and poll_at - first[0] <= RELEASE_GRACE
         return is_release, rows
 
-    # -- the batched write (runs in the writer thread, inside its transaction) -------------------
-    def _write_batch(self, cur: duckdb.DuckDBPyConnection, batch: list[PollRows], careful: bool = False) -> set[str]:
-        """Write a batch in the writer's transaction; returns the poll_ids skipped as already written.
-        Not careful: plain INSERTs, a stored key raises ConstraintException (see _Batcher)."""
-        dup: set[str] = set()
-        if careful:
-            dup = {r[0] for r in cur.execute("SELECT poll_id FROM poll_ledger WHERE list_contains($ids, poll_id)",
-                                             {"ids": [r.poll_id for r in batch]}).fetchall()}
-        fresh, seen_ids = [], set(dup)
-        for r in batch:
-            if r.poll_id not in seen_ids:
-                fresh.append(r)
-                seen_ids.add(r.poll_id)
-        skipped = {r.poll_id for r in batch} - {r.poll_id for r in fresh}
-        if not fresh:
-            return skipped
-        self._insert_ledger(cur, fresh)
-        self._update_buckets(cur, fresh)
-        trusted = [r for r in fresh if r.trusted and r.diff is not None]
-        if trusted:
-            self._write_diffs(cur, trusted, careful)
-        return skipped
+    # -- rows for the store (plain values; the store owns the SQL) ---------------------------------
+    @staticmethod
+    def _bucket_row(spec: BucketSpec, st: BucketState, finished: datetime) -> dict[str, Any]:
+        return {"bucket_id": spec.bucket_id, "party_size": spec.party_size, "last_poll_at": finished,
+                "last_trusted_at": st.last_trusted_at, "calibration_done": st.calibration_done,
+                "calibration_tries": st.calibration_tries, "baseline_ready": st.baseline_ready,
+                "baseline_slots": len(st.baseline), "collapse_since": st.collapse_since,
+                "collapse_answers": st.collapse_answers, "closes_seen": st.closes_seen, "open_slot_s": st.open_slot_s}
 
-    def _insert_ledger(self, cur: duckdb.DuckDBPyConnection, rows: list[PollRows]) -> None:
-        cols = _LEDGER_COLS
-        if len(rows) == 1:   # one poll (live polling): a row of parameters costs ~2/3 of an Arrow scan
-            cur.execute(_INSERT_LEDGER_ROW, {c: rows[0].ledger[c] for c in cols})
-            return
-        types = {"party_size": pa.int16(), "started_at": pa.timestamp("us"), "finished_at": pa.timestamp("us"),
-                 "http_status": pa.int32(), "pages": pa.int32(), "requests": pa.int32(), "venues_seen": pa.int32(),
-                 "slots_seen": pa.int32(), "n_new_drop": pa.int32(), "n_closed": pa.int32(), "n_expired": pa.int32(),
-                 "latency_ms": pa.float64(), "detail": pa.string()}
-        # DuckDB's replacement scan finds Arrow tables by their local name in the SQL: half the cost
-        # of register() + unregister(), which change the catalog each time (as tracking/ingest.py)
-        tp_ledger = pa.table({c: pa.array([r.ledger[c] for r in rows], types.get(c)) for c in cols})  # noqa: F841
-        cur.execute("INSERT INTO poll_ledger SELECT * FROM tp_ledger")
+    def _diff_rows(self, spec: BucketSpec, w: PollWrite, d: DiffResult, poll_at: datetime, finished: datetime,
+                   calibrating: bool, venue_dates: list[tuple[int, int]], venues: list[VenueInfo],
+                   started: datetime) -> PollWrite:
+        """A trusted poll's transitions, ended and opened intervals, baseline, first sightings and venues."""
+        local_of: dict[tuple[datetime, str], datetime] = {}
 
-    def _update_buckets(self, cur: duckdb.DuckDBPyConnection, rows: list[PollRows]) -> None:
-        if len(rows) == 1:   # one poll (live polling): a keyed UPDATE with parameters, no join
-            r = rows[0]
-            cur.execute(
-                "UPDATE buckets SET last_poll_at = $lp, last_trusted_at = $lt, calibration_done = $cd, "
-                "calibration_tries = $ct, baseline_ready = $br, baseline_slots = $bs, "
-                "pending_collapse = $cs IS NOT NULL, collapse_since = $cs, collapse_last = $cl, "
-                "closes_seen = $ns, open_slot_s = $os WHERE bucket_id = $b AND party_size = $p",
-                {"lp": r.ledger["last_poll_at"], "lt": r.state.last_trusted_at, "cd": r.state.calibration_done,
-                 "ct": r.state.calibration_tries, "br": r.state.baseline_ready, "bs": len(r.state.baseline),
-                 "cs": r.state.collapse_since, "cl": r.state.collapse_last, "ns": r.state.closes_seen,
-                 "os": r.state.open_slot_s, "b": r.spec.bucket_id, "p": r.spec.party_size})
-        else:
-            tp_bk = pa.table({  # noqa: F841 (read by the replacement scan)
-                "bucket_id": [r.spec.bucket_id for r in rows],
-                "party_size": pa.array([r.spec.party_size for r in rows], pa.int16()),
-                "last_poll_at": pa.array([r.ledger["last_poll_at"] for r in rows], pa.timestamp("us")),
-                "last_trusted_at": pa.array([r.state.last_trusted_at for r in rows], pa.timestamp("us")),
-                "calibration_done": pa.array([r.state.calibration_done for r in rows], pa.int32()),
-                "calibration_tries": pa.array([r.state.calibration_tries for r in rows], pa.int32()),
-                "baseline_ready": pa.array([r.state.baseline_ready for r in rows], pa.bool_()),
-                "baseline_slots": pa.array([len(r.state.baseline) for r in rows], pa.int32()),
-                "collapse_since": pa.array([r.state.collapse_since for r in rows], pa.timestamp("us")),
-                "collapse_last": pa.array([r.state.collapse_last for r in rows], pa.timestamp("us")),
-                "closes_seen": pa.array([r.state.closes_seen for r in rows], pa.int64()),
-                "open_slot_s": pa.array([r.state.open_slot_s for r in rows], pa.float64()),
-            })
-            cur.execute(
-                "UPDATE buckets SET last_poll_at = u.last_poll_at, last_trusted_at = u.last_trusted_at, "
-                "calibration_done = u.calibration_done, calibration_tries = u.calibration_tries, "
-                "baseline_ready = u.baseline_ready, baseline_slots = u.baseline_slots, "
-                "pending_collapse = u.collapse_since IS NOT NULL, collapse_since = u.collapse_since, "
-                "collapse_last = u.collapse_last, closes_seen = u.closes_seen, open_slot_s = u.open_slot_s "
-                "FROM tp_bk u WHERE buckets.bucket_id = u.bucket_id AND buckets.party_size = u.party_size")
-
-    def _write_diffs(self, cur: duckdb.DuckDBPyConnection, rows: list[PollRows], careful: bool = False) -> None:
-        """Events, ended intervals, open slots, baseline and first sightings of the trusted polls.
-        Arrow tables are read through DuckDB's replacement scan by their local names (tp_*)."""
-        sql = _CAREFUL if careful else _PLAIN
-        tz = self._tz
-        local_cache: dict[tuple[datetime, str], datetime] = {}
-
-        def local(ts: datetime, venue_id: int) -> datetime:   # a batch has a handful of (instant, zone)
-            k = (ts, tz(venue_id))
-            v = local_cache.get(k)
+        def local(ts: datetime, venue_id: int) -> datetime:   # a poll has a handful of (instant, zone)
+            k = (ts, self._tz(venue_id))
+            v = local_of.get(k)
             if v is None:
-                v = local_cache[k] = to_local(*k)
+                v = local_of[k] = to_local(*k)
             return v
-        tr = [(r, t) for r in rows for t in r.diff.transitions]  # type: ignore[union-attr]
-        if tr:
-            keys = [t.key for _r, t in tr]
-            tp_events = pa.table({  # noqa: F841
-                "event_id": [f"{t.interval_id}|{t.kind}" for _r, t in tr],
-                "event_type": [t.kind for _r, t in tr],
-                **_slot_tuple_cols(keys),
-                "bucket_id": [r.spec.bucket_id for r, _t in tr],
-                "bucket_date": pa.array([r.spec.bucket_date for r, _t in tr], pa.date32()),
-                "time_bucket": [r.spec.time_bucket for r, _t in tr],
-                "interval_id": [t.interval_id for _r, t in tr],
-                "observed_at": pa.array([t.observed_at for _r, t in tr], pa.timestamp("us")),
-                "observed_local": pa.array([local(t.observed_at, t.key.venue_id) for _r, t in tr], pa.timestamp("us")),
-                "prev_poll_at": pa.array([t.prev_poll_at for _r, t in tr], pa.timestamp("us")),
-                "duration_s": pa.array([t.duration_s for _r, t in tr], pa.float64()),
-                "is_release": pa.array([t.is_release for _r, t in tr], pa.bool_()),
-                "poll_id": [r.poll_id for r, _t in tr],
-            })
-            cur.execute("INSERT INTO availability_events SELECT * FROM tp_events")
-        en = [(r, e) for r in rows for e in r.diff.ended]  # type: ignore[union-attr]
-        if en:
-            tp_ended = pa.table({  # noqa: F841
-                "interval_id": [e.state.interval_id for _r, e in en],
-                **_slot_tuple_cols([e.key for _r, e in en]),
-                "bucket_id": [r.spec.bucket_id for r, _e in en],
-                "time_bucket": [r.spec.time_bucket for r, _e in en],
-                "source": [e.state.source for _r, e in en],
-                "is_release": pa.array([e.state.is_release for _r, e in en], pa.bool_()),
-                "opened_lo": pa.array([e.state.opened_lo for _r, e in en], pa.timestamp("us")),
-                "opened_hi": pa.array([e.state.opened_hi for _r, e in en], pa.timestamp("us")),
-                "closed_lo": pa.array([e.closed_lo for _r, e in en], pa.timestamp("us")),
-                "closed_hi": pa.array([e.closed_hi for _r, e in en], pa.timestamp("us")),
-                "end_reason": [e.end_reason for _r, e in en],
-                "duration_s": pa.array([e.duration_s for _r, e in en], pa.float64()),
-                "opened_local": pa.array([local(e.state.opened_hi, e.key.venue_id) for _r, e in en], pa.timestamp("us")),
-                # when the end was recorded: this poll (after a gap, later than closed_lo / closed_hi)
-                "ended_at": pa.array([r.poll_at for r, _e in en], pa.timestamp("us")),
-            })
-            cur.execute(sql["intervals"])
-            # open_slots holds every bucket's open slots (~700k at 5,000 venues over 14 days x 4 buckets):
-            # the ended slots' date range is a constant filter, so DuckDB skips other dates' row groups
-            # by their min/max (a bucket's slots arrive together, in its calibration) instead of
-            # matching every interval_id in the table
-            days = [e.key.slot_date for _r, e in en]
-            cur.execute("DELETE FROM open_slots WHERE slot_date BETWEEN $lo AND $hi "
-                        "AND interval_id IN (SELECT interval_id FROM tp_ended)", {"lo": min(days), "hi": max(days)})
-        op = [(r, k, s) for r in rows for k, s in r.diff.opened.items()]  # type: ignore[union-attr]
-        if op:
-            tp_opened = pa.table({  # noqa: F841
-                **_slot_tuple_cols([k for _r, k, _s in op]),
-                "bucket_id": [r.spec.bucket_id for r, _k, _s in op],
-                "interval_id": [s.interval_id for _r, _k, s in op],
-                "source": [s.source for _r, _k, s in op],
-                "opened_lo": pa.array([s.opened_lo for _r, _k, s in op], pa.timestamp("us")),
-                "opened_hi": pa.array([s.opened_hi for _r, _k, s in op], pa.timestamp("us")),
-                "is_release": pa.array([s.is_release for _r, _k, s in op], pa.bool_()),
-                "calibrating": pa.array([r.calibrating for r, _k, _s in op], pa.bool_()),
-            })
-            cur.execute(sql["open_slots"])
-            if any(r.calibrating for r, _k, _s in op):
-                cur.execute(sql["baseline"])
-        vd = [(r, vid, n) for r in rows for vid, n in r.venue_dates]
-        if vd:
-            tp_vds = pa.table({"provider": [r.ledger["provider"] for r, _v, _n in vd],  # noqa: F841
-                          "venue_id": pa.array([v for _r, v, _n in vd], pa.int64()),
-                          "slot_date": pa.array([r.spec.bucket_date for r, _v, _n in vd], pa.date32()),
-                          "first_seen_at": pa.array([r.poll_at for r, _v, _n in vd], pa.timestamp("us")),
-                          "first_slots": pa.array([n for _r, _v, n in vd], pa.int32())})
-            cur.execute(sql["venue_dates"])
-        latest: dict[int, tuple[VenueInfo, datetime]] = {}   # per venue, the batch's last sighting
-        known: set[int] = set()
-        for r in rows:
-            for v in r.venues:
-                latest[v.venue_id] = (v, r.poll_at)
-                if careful or v.venue_id not in r.new_venues:
-                    known.add(v.venue_id)
-        if len(known) < len(latest):
-            self._upsert_venues(cur, [x for vid, x in latest.items() if vid not in known], _INSERT_VENUES)
-        if known:
-            self._upsert_venues(cur, [x for vid, x in latest.items() if vid in known], _UPSERT_VENUES)
-
-    def _upsert_venues(self, cur: duckdb.DuckDBPyConnection, venues: list[tuple[VenueInfo, datetime]], sql: str) -> None:
-        tp_venues = pa.table({  # noqa: F841 (read by the replacement scan)
-            "provider": [v.provider for v, _t in venues],
-            "venue_id": pa.array([v.venue_id for v, _t in venues], pa.int64()),
-            "name": [v.name for v, _t in venues],
-            "neighborhood": pa.array([v.neighborhood for v, _t in venues], pa.string()),
-            "price_range": pa.array([v.price_range for v, _t in venues], pa.int16()),
-            "cuisine": pa.array([v.cuisine for v, _t in venues], pa.string()),
-            "tz": [v.tz for v, _t in venues],
-            "lat": pa.array([v.lat for v, _t in venues], pa.float64()),
-            "lon": pa.array([v.lon for v, _t in venues], pa.float64()),
-            "seen_at": pa.array([t for _v, t in venues], pa.timestamp("us")),
-        })
-        cur.execute(sql)
+        provider = w.ledger["provider"]
+        w.events = [{"event_id": f"{t.interval_id}|{t.kind}", "event_type": t.kind, **_slot(t.key),
+                     "bucket_id": spec.bucket_id, "bucket_date": spec.bucket_date, "time_bucket": spec.time_bucket,
+                     "interval_id": t.interval_id, "observed_at": t.observed_at,
+                     "observed_local": local(t.observed_at, t.key.venue_id), "prev_poll_at": t.prev_poll_at,
+                     "duration_s": t.duration_s, "is_release": t.is_release, "poll_id": w.poll_id}
+                    for t in d.transitions]
+        # ended_at: when the end was recorded, this poll's end (after a gap, later than closed_lo / closed_hi)
+        w.ended = [{"interval_id": e.state.interval_id, **_slot(e.key), "bucket_id": spec.bucket_id,
+                    "time_bucket": spec.time_bucket, "source": e.state.source, "is_release": e.state.is_release,
+                    "opened_lo": e.state.opened_lo, "opened_hi": e.state.opened_hi, "closed_lo": e.closed_lo,
+                    "closed_hi": e.closed_hi, "end_reason": e.end_reason, "duration_s": e.duration_s,
+                    "opened_local": local(e.state.opened_hi, e.key.venue_id), "ended_at": finished}
+                   for e in d.ended]
+        w.opened = [{**_slot(k), "bucket_id": spec.bucket_id, "interval_id": o.interval_id, "source": o.source,
+                     "opened_lo": o.opened_lo, "opened_hi": o.opened_hi, "is_release": o.is_release}
+                    for k, o in d.opened.items()]
+        if calibrating:
+            w.baseline = [{"bucket_id": spec.bucket_id, "party_size": k.party_size, "provider": k.provider,
+                           "venue_id": k.venue_id, "slot_date": k.slot_date, "slot_time": k.slot_time,
+                           "table_type": k.table_type} for k in d.opened]
+        w.venue_dates = [{"provider": provider, "venue_id": vid, "slot_date": spec.bucket_date,
+                          "first_seen_at": poll_at, "first_slots": n} for vid, n in venue_dates]
+        w.venues = [{"provider": v.provider, "venue_id": v.venue_id, "name": v.name, "neighborhood": v.neighborhood,
+                     "price_range": v.price_range, "cuisine": v.cuisine, "tz": v.tz, "lat": v.lat, "lon": v.lon,
+                     "seen_at": started} for v in venues]
+        return w

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from collector.providers.base import ObservedSlot, Outcome, PollResult, Provider, SlotKey, VenueInfo
+from collector.providers.base import Outcome, PollResult, Provider, SlotKey, VenueInfo
 from collector.providers.resy import ResyProvider
 from tablepulse_settings import Settings
 
@@ -23,5 +23,5 @@ def make_provider(settings: Settings, **kw: Any) -> Provider:
     return cls(settings, **kw)
 
 
-__all__ = ["ObservedSlot", "Outcome", "PollResult", "Provider", "ResyProvider", "SlotKey", "VenueInfo",
+__all__ = ["Outcome", "PollResult", "Provider", "ResyProvider", "SlotKey", "VenueInfo",
            "make_provider"]

@@ -1,6 +1,6 @@
 """Provider contract and the shared HTTP policy every provider module builds on.
 
-Owns Outcome, SlotKey, VenueInfo, ObservedSlot, PollResult, the Provider protocol, and HttpPolicy
+Owns Outcome, SlotKey, VenueInfo, PollResult, the Provider protocol, and HttpPolicy
 (classification, retries with full-jitter backoff, retry budget, rate limit, Retry-After floor,
 circuit breaker). Provider modules such as resy.py call it; the poller and health report read it.
 """
@@ -13,7 +13,7 @@ import math
 import random
 import threading
 from collections import Counter, deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
@@ -65,8 +65,9 @@ class SlotKey(msgspec.Struct, frozen=True, gc=False, cache_hash=True, order=True
     table_type: str
 
 
-@dataclass(frozen=True, slots=True)
-class VenueInfo:
+class VenueInfo(msgspec.Struct, frozen=True, gc=False):
+    """A venue as a poll saw it (a Struct: a poll builds one per venue, ~5,000, in C)."""
+
     provider: str
     venue_id: int
     name: str
@@ -78,60 +79,6 @@ class VenueInfo:
     lon: float | None
 
 
-class ObservedSlot(msgspec.Struct, frozen=True, gc=False):
-    """One open slot in one poll; several tokens for one key collapse into one (quantities add up).
-    A Struct like SlotKey: a full poll builds ~12k of them."""
-
-    key: SlotKey
-    end: dt.datetime | None
-    token: str
-    quantity: int
-
-
-class LazySlots(Mapping[SlotKey, ObservedSlot]):
-    """A poll's slots whose keys are known and whose details (end, token, quantity) are parsed on
-    first read. The poller needs the keys only (`PollResult.slot_keys`); building ~12k ObservedSlots
-    per poll for nobody was a tenth of a poll's CPU. `load` re-runs the parser that would have built
-    them (a pure function of the pages already fetched), so what it returns is what an eager parse
-    returned; its keys must be `keys`, in order, or reading fails loudly rather than disagree."""
-
-    __slots__ = ("_full", "_keys", "_load")
-
-    def __init__(self, keys: dict[SlotKey, None], load: Callable[[], dict[SlotKey, ObservedSlot]]) -> None:
-        self._keys = keys
-        self._load: Callable[[], dict[SlotKey, ObservedSlot]] | None = load
-        self._full: dict[SlotKey, ObservedSlot] | None = None
-
-    def _slots(self) -> dict[SlotKey, ObservedSlot]:
-        full = self._full
-        if full is None:
-            assert self._load is not None
-            full = self._load()   # two threads may both load: same result, one is kept
-            if len(full) != len(self._keys) or list(full) != list(self._keys):
-                raise RuntimeError("slot details disagree with the slot keys of the poll")
-            self._full, self._load = full, None
-        return full
-
-    @property
-    def keys_dict(self) -> dict[SlotKey, None]:
-        return self._keys
-
-    def __getitem__(self, key: SlotKey) -> ObservedSlot:
-        return self._slots()[key]
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._keys
-
-    def __iter__(self) -> Iterator[SlotKey]:
-        return iter(self._keys)
-
-    def __len__(self) -> int:
-        return len(self._keys)
-
-    def __repr__(self) -> str:
-        return f"LazySlots({len(self._keys)} slots)"
-
-
 @dataclass
 class PollResult:
     """One poll's answer. `page_times` holds, per page fetched (in order), the instant its accepted
@@ -141,8 +88,7 @@ class PollResult:
 
     outcome: Outcome
     venues: dict[int, VenueInfo] = field(default_factory=dict)  # empty unless OK
-    # empty unless OK; a provider may hand a LazySlots (details parsed on first read)
-    slots: Mapping[SlotKey, ObservedSlot] = field(default_factory=dict)
+    slots: dict[SlotKey, None] = field(default_factory=dict)    # the open slots' keys in page order; empty unless OK
     pages: int = 0
     requests: int = 0
     http_status: int | None = None
@@ -156,20 +102,12 @@ class PollResult:
     def trusted(self) -> bool:
         return self.outcome is Outcome.OK
 
-    @property
-    def slot_keys(self) -> Mapping[SlotKey, object]:
-        """The slots' keys as a dict (membership and iteration in C), without reading any details."""
-        s = self.slots
-        return s.keys_dict if isinstance(s, LazySlots) else s
-
 
 class Provider(Protocol):
     name: str
 
     def search(self, day: dt.date, time_slot: str, party_size: int,
                now: Callable[[], dt.datetime] | None = None) -> PollResult: ...
-
-    def find(self, day: dt.date, party_size: int, venue_id: int) -> PollResult: ...
 
     def health(self) -> dict[str, Any]: ...
 
@@ -219,12 +157,12 @@ def naive_utc_now() -> dt.datetime:
 @dataclass
 class Fetched:
     """One logical request after the policy ran (retries included); body is parsed JSON when OK:
-    the caller's typed decoder's result when it accepted the body, else plain JSON (dicts, lists),
-    with the raw bytes in `content` for a careful re-parse."""
+    the caller's typed decoder's result when it accepted the body, else plain JSON (dicts, lists)
+    with the decoder's complaint in `decode_error` (what the caller reports as schema drift)."""
 
     outcome: Outcome
     body: Any = None
-    content: bytes = b""
+    decode_error: str | None = None
     http_status: int | None = None
     detail: str = ""
     retry_after_s: float | None = None
@@ -259,7 +197,8 @@ def classify_response(resp: httpx.Response, now: dt.datetime, decode: Decode | N
     """Map an HTTP response onto an Outcome, per the table in docs/provider-api.md.
 
     `decode` (a typed msgspec decoder's decode) is tried first on a 2xx body; anything it rejects
-    (malformed JSON, another shape) is parsed as plain JSON and classified exactly as without it."""
+    (malformed JSON, another shape) is parsed as plain JSON and classified exactly as without it,
+    keeping the decoder's message."""
     status = resp.status_code
     retry_after = parse_retry_after(resp.headers.get("retry-after"), now)
     if 300 <= status < 400:
@@ -282,11 +221,12 @@ def classify_response(resp: httpx.Response, now: dt.datetime, decode: Decode | N
         return Fetched(Outcome.CHALLENGE, http_status=status, detail=f"HTTP 403 {kind}: {_snippet(text)!r}")
     if status >= 400 or status < 200:
         return Fetched(Outcome.SCHEMA_DRIFT, http_status=status, detail=f"unexpected HTTP {status}")
+    decode_error = None
     if decode is not None:
         try:
-            return Fetched(Outcome.OK, body=decode(resp.content), content=resp.content, http_status=status)
-        except (msgspec.MsgspecError, ValueError, RecursionError):
-            pass  # not the expected shape: plain JSON below, the caller's careful parser says what is off
+            return Fetched(Outcome.OK, body=decode(resp.content), http_status=status)
+        except (msgspec.MsgspecError, ValueError, RecursionError) as e:
+            decode_error = str(e)   # not the expected shape: is it JSON at all? (below)
     try:
         body = orjson.loads(resp.content)   # ~2x faster than json on 5 MB polls (bench/poll_cycle.py)
     except (ValueError, RecursionError):
@@ -295,7 +235,7 @@ def classify_response(resp: httpx.Response, now: dt.datetime, decode: Decode | N
             return Fetched(Outcome.CHALLENGE, http_status=status,
                            detail=f"HTTP {status} challenge/HTML instead of JSON: {_snippet(text)!r}")
         return Fetched(Outcome.MALFORMED, http_status=status, detail=f"body is not JSON: {_snippet(text)!r}")
-    return Fetched(Outcome.OK, body=body, content=resp.content, http_status=status)
+    return Fetched(Outcome.OK, body=body, http_status=status, decode_error=decode_error)
 
 
 # --- policy components (all thread-safe) ----------------------------------------------------
@@ -551,7 +491,7 @@ class HttpPolicy:
 
 
 __all__ = [
-    "CHALLENGE_MARKERS", "RETRYABLE", "CircuitBreaker", "Fetched", "HttpPolicy", "LazySlots", "ObservedSlot", "Outcome",
+    "CHALLENGE_MARKERS", "RETRYABLE", "CircuitBreaker", "Fetched", "HttpPolicy", "Outcome",
     "PollResult", "Provider", "RateLimiter", "RetryBudget", "SlotKey", "VenueInfo", "backoff_delay",
     "classify_response", "naive_utc_now", "parse_retry_after",
 ]

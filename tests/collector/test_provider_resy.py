@@ -1,4 +1,4 @@
-"""Resy client on httpx.MockTransport: wire format, parsing into slot keys, paging, error taxonomy.
+"""Resy client on httpx.MockTransport: wire format, decoding into slot keys, paging, error taxonomy.
 
 The HTTP policy itself (backoff, budget, rate limit, Retry-After, breaker) is in
 test_provider_policy.py. Time is a fake clock: nothing here sleeps for real.
@@ -6,25 +6,21 @@ test_provider_policy.py. Time is a fake clock: nothing here sleeps for real.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import random
 import threading
-from collections.abc import Iterator
 from datetime import datetime, time
 from typing import Any
 from unittest import mock
 
 import httpx
-import msgspec
-import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from collector.providers import make_provider, resy
-from collector.providers.base import LazySlots, Outcome, PollResult, SlotKey, VenueInfo
+from collector.providers.base import Outcome, PollResult, SlotKey, VenueInfo
 from collector.providers.resy import ResyProvider
 from simulator.api import ProviderApi
 from simulator.model import Market
@@ -82,9 +78,6 @@ def test_recorded_fixture_parses_into_typed_slots_and_venues() -> None:
     # 21:30 is past the +-60 min window, 17:45 before it, 2026-11-26 another day: ignored, not errors.
     assert set(res.slots) == {key(1505, "19:00"), key(1505, "19:30", "Bar"),
                               key(2210, "18:00", "Counter"), key(2210, "20:00", "Counter")}
-    dining = res.slots[key(1505, "19:00")]
-    assert dining.token.endswith("#a81f") and dining.end == datetime(2026, 11, 25, 21, 0)
-    assert res.slots[key(1505, "19:30", "Bar")].quantity == 2
     assert res.venues[1505] == VenueInfo("resy", 1505, "Velvet Anchor", "West Village", 3, "Italian",
                                          "America/New_York", 40.733, -74.003)
     # scalar id, neighborhood under location, first cuisine of a list, default time zone
@@ -107,7 +100,6 @@ def test_token_is_never_part_of_identity() -> None:
     r1 = make(paged(poll1)).search(DAY, "19:00", 2)
     r2 = make(paged(poll2)).search(DAY, "19:00", 2)
     assert list(r1.slots) == list(r2.slots) == [key(7, "19:00")]
-    assert r1.slots[key(7, "19:00")].quantity == 2 and r1.slots[key(7, "19:00")].token == "rgs://a"
 
 
 def test_party_size_is_the_polled_one() -> None:
@@ -272,9 +264,9 @@ DRIFTS = [
     (_set([*SLOTS0, 0, "date", "start"], "tonight at 7"),
      "page 1 hit 0: availability.slots[0].date.start 'tonight at 7' is not 'YYYY-MM-DD HH:MM:SS'"),
     (_drop(["search", "hits"]), "page 1: search.hits missing"),
-    (_set(["search", "hits", 2, "id"], "3001"), "page 1 hit 2: id is neither {'resy': N} nor an integer"),
-    (_drop(["search", "hits", 2, "availability"]), "page 1 hit 2: availability.slots missing"),
-    ([FIXTURE], "page 1: search.hits missing"),
+    (_set(["search", "hits", 2, "id"], "3001"), "page 1 hit 2: id: Expected `int | object`, got `str`"),
+    (_drop(["search", "hits", 2, "availability"]), "page 1 hit 2: availability missing"),
+    ([FIXTURE], "page 1: body: Expected `object`, got `array`"),
 ]
 
 
@@ -283,27 +275,6 @@ def test_schema_drift_names_the_missing_path(body: Any, detail: str) -> None:
     res = make(lambda r: httpx.Response(200, json=body)).search(DAY, "19:00", 2)
     assert (res.outcome, res.detail) == (Outcome.SCHEMA_DRIFT, detail)
     assert res.slots == {} and res.requests == 1
-
-
-# --- find -----------------------------------------------------------------------------------
-
-
-def test_find_gets_one_venue_day() -> None:
-    seen: list[httpx.Request] = []
-    slot = FIXTURE["search"]["hits"][0]["availability"]["slots"]
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(200, json={"results": {"venues": [
-            {"venue": {"id": {"resy": 1505}, "name": "Velvet Anchor"}, "slots": slot}]}})
-
-    res = make(handler).find(DAY, 2, 1505)
-    assert (seen[0].method, seen[0].url.path) == ("GET", "/4/find")
-    assert dict(seen[0].url.params) == {"day": "2026-11-25", "party_size": "2", "venue_id": "1505",
-                                        "lat": "0", "long": "0"}
-    assert res.outcome is Outcome.OK and res.venues[1505].name == "Velvet Anchor"
-    # every slot of the day (no time window), the other day's slot ignored
-    assert set(res.slots) == {key(1505, "19:00"), key(1505, "19:30", "Bar"), key(1505, "21:30")}
 
 
 # --- robustness and concurrency -------------------------------------------------------------
@@ -405,66 +376,24 @@ def test_make_provider_picks_resy() -> None:
     p.close()
 
 
-# --- typed decoding (msgspec) against the plain-JSON parser ---------------------------------
+# --- the one typed decode ---------------------------------------------------------------------
 
 
-def _refuse(content: bytes) -> Any:
-    raise ValueError("typed decoding switched off")
-
-
-def _both(handler: Any, day: Any = DAY, time_slot: str = "19:00", party: int = 2) -> tuple[PollResult, PollResult]:
-    """The same responses parsed twice: the typed fast path (as in production) and plain JSON only."""
-    typed = make(handler, max_retries=0)
-    plain = make(handler, max_retries=0)
-    try:
-        r1 = typed.search(day, time_slot, party)
-        with mock.patch.object(resy, "_decode_keys", _refuse), mock.patch.object(resy, "_decode_page", _refuse):
-            r2 = plain.search(day, time_slot, party)
-    finally:
-        typed.close()
-        plain.close()
-    return r1, r2
-
-
-def _same(r1: PollResult, r2: PollResult) -> None:
-    assert (r1.outcome, r1.detail, r1.pages, r1.requests) == (r2.outcome, r2.detail, r2.pages, r2.requests)
-    assert r1.venues == r2.venues
-    # the keys a poll hands the poller (parsed eagerly, details left for later) are the slots'
-    # keys in the same order, both ways
-    assert list(r1.slot_keys) == list(r2.slot_keys) == list(r2.slots)
-    assert r1.slots == r2.slots
-    assert list(r1.slots.values()) == list(r2.slots.values())  # every field, in the same order
-
-
-@contextlib.contextmanager
-def _decoded_keys() -> Iterator[list[Any]]:
-    """Every page a poll decodes for its slot keys (resy._decode_keys), in order."""
+def test_every_page_is_decoded_typed() -> None:
     seen: list[Any] = []
-    real = resy._decode_keys
+    real = resy._decode_page
 
     def spy(content: bytes) -> Any:
         seen.append(real(content))
         return seen[-1]
-    with mock.patch.object(resy, "_decode_keys", spy):
-        yield seen
+    with mock.patch.object(resy, "_decode_page", spy):
+        res = make(paged([hit(v, "19:00") for v in range(1, 161)])).search(DAY, "19:00", 2)
+    assert res.trusted and len(seen) == 3 and all(isinstance(p, resy._Page) for p in seen)
 
 
-def test_typed_decoding_is_taken_for_a_well_formed_page() -> None:
-    with _decoded_keys() as seen:
-        res = make(ok_fixture).search(DAY, "19:00", 2)
-    assert res.trusted and len(seen) == 1 and isinstance(seen[0], resy._Page)
-
-
-def test_typed_and_plain_parsers_agree_on_the_recorded_payload_and_its_drifts() -> None:
-    _same(*_both(ok_fixture))
-    for body, detail in DRIFTS:
-        r1, r2 = _both(lambda r, b=body: httpx.Response(200, json=b))
-        _same(r1, r2)
-        assert r1.detail == detail
-
-
-def test_typed_and_plain_parsers_agree_on_a_simulated_market() -> None:
-    """Every page of a 600-venue poll from the bundled market (~8 pages, real field mix), both ways."""
+def test_a_simulated_market_poll_has_every_open_slot_of_its_window() -> None:
+    """Every page of a 600-venue poll from the bundled market (~8 pages, the real field mix): the keys
+    are exactly the open slots of the bucket's window in the market's own rendering, in page order."""
     api = ProviderApi(Market(5, 600, start=datetime(2026, 11, 24, 21, 0), speed=0))
     pages: dict[int, bytes] = {}
 
@@ -475,53 +404,45 @@ def test_typed_and_plain_parsers_agree_on_a_simulated_market() -> None:
             assert status == 200
             pages[p] = raw
         return httpx.Response(200, content=pages[p])
-    r1, r2 = _both(handler)
-    assert r1.trusted and r1.pages > 2 and len(r1.slots) > 500
-    _same(r1, r2)
+    res = make(handler).search(DAY, "19:00", 2)
+    assert res.trusted and res.pages > 2 and len(res.slots) > 500
+    expected = {}
+    for p in sorted(pages):
+        for h in json.loads(pages[p])["search"]["hits"]:
+            vid = h["id"]["resy"] if isinstance(h["id"], dict) else h["id"]
+            for sl in h["availability"]["slots"]:
+                t = datetime.fromisoformat(sl["date"]["start"])
+                if t.date() == DAY and time(18) <= t.time() <= time(20):
+                    expected[SlotKey("resy", vid, DAY, t.time(), 2, sl["config"]["type"])] = None
+    assert list(res.slots) == list(expected)
+    assert res.page_ends[-1] == len(res.slots) and len(res.page_times) == res.pages
 
 
-def test_tokens_of_one_slot_across_pages_count_once_each() -> None:
-    """A venue repeated on the next page (order shifted between pages): the same token adds nothing,
-    another token adds its quantity, in both parsers."""
-    hits = [hit(v, "19:00") for v in range(1, 76)] + [hit(1, "19:00", tokens=("tok-1-19:00",)),
-                                                        hit(2, "19:00", tokens=("another",))]
-    r1, r2 = _both(paged(hits, announce=False))
-    _same(r1, r2)
-    assert r1.slots[key(1, "19:00")].quantity == 1 and r1.slots[key(2, "19:00")].quantity == 2
-    assert r1.slots[key(2, "19:00")].token == "tok-2-19:00"
+def test_a_venue_repeated_on_the_next_page_counts_each_slot_once() -> None:
+    """Order shifted between pages: a venue seen again adds no slot twice."""
+    hits = [hit(v, "19:00") for v in range(1, 76)] + [hit(1, "19:00", "19:15")]
+    res = make(paged(hits, announce=False)).search(DAY, "19:00", 2)
+    assert res.trusted and res.pages == 2 and len(res.slots) == 76
+    assert list(res.slots)[-1] == key(1, "19:15")
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.tuples(st.sampled_from(FIXTURE_PATHS), st.one_of(st.just("<delete>"), JUNK)),
-                min_size=1, max_size=4))
-def test_typed_and_plain_parsers_agree_on_mutated_payloads(mutations: list[tuple[tuple[Any, ...], Any]]) -> None:
-    raw = _mutated(mutations)
-    _same(*_both(lambda r: httpx.Response(200, content=raw)))
+def test_odd_optional_venue_fields_cost_the_field_not_the_poll() -> None:
+    """A numeric neighborhood, a zone that is not text, a latitude as text, a cuisine list without a
+    string, a quantity as text: the poll is trusted, those fields fall back."""
+    h = hit(9, "19:00")
+    h |= {"neighborhood": 12, "location": {"time_zone": 5, "geo": {"lat": "40.7", "lon": -73.9}}, "cuisine": [3, ""]}
+    h["availability"]["slots"][0]["quantity"] = "2"
+    res = make(paged([h])).search(DAY, "19:00", 2)
+    assert res.trusted and list(res.slots) == [key(9, "19:00")]
+    assert res.venues[9] == VenueInfo("resy", 9, "Venue 9", None, None, None, "America/New_York", None, -73.9)
 
 
-def test_a_page_only_the_careful_parser_reads_among_typed_ones() -> None:
-    """Page 2 of 3 has a detail the full types refuse (a quantity as text): its keys are still read
-    typed (the poll decodes keys only), its details carefully when they are read; keys, their order
-    and the details agree with the plain parser."""
-    hits = [hit(v, "19:00", "19:15") for v in range(1, 151)] + [hit(1, "19:00", tokens=("another",))]
-    hits[80]["availability"]["slots"][0]["quantity"] = "2"
-    with _decoded_keys() as keys_decoded:
-        r1, r2 = _both(paged(hits, announce=False))
-    assert all(isinstance(p, resy._Page) for p in keys_decoded)
-    with pytest.raises(msgspec.ValidationError):
-        resy._decode_page(orjson.dumps({"search": {"hits": hits[75:150]}}))
-    assert r1.trusted and r1.pages == 3 and isinstance(r1.slots, LazySlots)
-    _same(r1, r2)
-    assert r1.slots[key(1, "19:00")].quantity == 2
-
-
-def test_a_page_whose_keys_the_typed_decoder_refuses_is_read_carefully() -> None:
-    """A start time as a number: the keys decoder refuses the page, the careful parser names it."""
+def test_a_start_that_is_not_text_is_schema_drift_naming_it() -> None:
     hits = [hit(v, "19:00") for v in range(1, 11)]
     hits[3]["availability"]["slots"][0]["date"]["start"] = 1900
-    r1, r2 = _both(paged(hits, announce=False))
-    _same(r1, r2)
-    assert r1.outcome is Outcome.SCHEMA_DRIFT and "date.start" in r1.detail
+    res = make(paged(hits, announce=False)).search(DAY, "19:00", 2)
+    assert res.outcome is Outcome.SCHEMA_DRIFT
+    assert res.detail == "page 1 hit 3: availability.slots[0].date.start: Expected `str`, got `int`"
 
 
 SLOT = st.fixed_dictionaries(
@@ -539,41 +460,27 @@ HIT = st.builds(lambda vid, slots: {"id": vid if vid % 2 else {"resy": vid}, "na
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(HIT, min_size=1, max_size=12), st.integers(2, 5))
-def test_keys_first_details_later_agree_with_the_plain_parser(hits: list[dict[str, Any]], per_page: int) -> None:
-    """Several pages, venues repeated across them, slots repeated with and without new tokens, odd
-    ends, tokens and quantities (some refused by the typed decoder, so pages mix both paths): the
-    keys the poller gets, their order and every detail equal the plain-JSON parse."""
+def test_pages_give_the_window_slots_in_first_seen_order(hits: list[dict[str, Any]], per_page: int) -> None:
+    """Several pages, venues repeated across them, slots repeated, odd ends, tokens and quantities:
+    the keys are the slots on the day within the window, each once, in the order first seen."""
     nb_pages = -(-len(hits) // per_page)
 
     def handler(request: httpx.Request) -> httpx.Response:
         p = json.loads(request.content)["page"]
         return httpx.Response(200, json={"search": {"hits": hits[(p - 1) * per_page:p * per_page],
                                                     "nbPages": nb_pages}})
-    r1, r2 = _both(handler)
-    _same(r1, r2)
-    assert r1.trusted and r1.pages == nb_pages
-
-
-def test_a_venue_changed_between_polls_of_one_provider_agrees_with_the_plain_parser() -> None:
-    """One provider, polls after each other: a venue's name, zone and cuisine change, then change
-    back; every poll's venues equal a fresh plain parse, unchanged venues stay the same objects."""
-    base = [hit(v, "19:00") for v in range(1, 6)]
-    renamed = copy.deepcopy(base)
-    renamed[2]["name"] = "Renamed"
-    renamed[3]["location"] = {"time_zone": "Europe/Paris", "neighborhood": "Marais", "geo": {"lat": 48.86, "lon": 2.36}}
-    renamed[4]["cuisine"] = ["", "Thai"]
-    current = [base]
-    typed = make(lambda r: paged(current[0], announce=False)(r), max_retries=0)
-    seen = []
-    for hits in (base, renamed, base, renamed):
-        current[0] = hits
-        r1 = typed.search(DAY, "19:00", 2)
-        r2 = _both(paged(hits, announce=False))[1]
-        _same(r1, r2)
-        seen.append(r1.venues)
-    assert seen[0][1] is seen[1][1] is seen[2][1] and seen[1][3] is not seen[0][3]
-    assert seen[1][3].name == "Renamed" and seen[1][4].tz == "Europe/Paris" and seen[1][5].cuisine == "Thai"
-    typed.close()
+    res = make(handler).search(DAY, "19:00", 2)
+    assert res.trusted and res.pages == nb_pages
+    expected: dict[SlotKey, None] = {}
+    for h in hits:
+        vid = h["id"] if isinstance(h["id"], int) else h["id"]["resy"]
+        for sl in h["availability"]["slots"]:
+            t = datetime.fromisoformat(sl["date"]["start"])
+            if t.date() == DAY and time(18) <= t.time() <= time(20):
+                expected[SlotKey("resy", vid, DAY, t.time(), 2, sl["config"]["type"])] = None
+    assert list(res.slots) == list(expected)
+    assert {v: res.venues[v].name for v in res.venues} == {v: f"V{v}" for v in {
+        h["id"] if isinstance(h["id"], int) else h["id"]["resy"] for h in hits}}
 
 
 @pytest.mark.parametrize("upstream", ["http://sim.invalid", "http://sim.invalid:8080/", "https://api.example/prefix",

@@ -1,0 +1,122 @@
+"""Writes polls: ledger rows, bucket state, transitions, intervals, open slots, baseline, first
+sightings and venues, from the plain rows the poller hands over (one PollWrite per poll).
+
+Runs inside the single writer's transaction (collector/store/writer.py). The SQL is in
+collector/store/sql/, one file per statement, each idempotent on its own: the ledger row goes first
+with ON CONFLICT DO NOTHING and returns the polls new to the file; only their rows are written, keyed
+tables with ON CONFLICT DO NOTHING. A re-applied poll therefore writes nothing, in any order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+SQL_DIR = Path(__file__).with_name("sql")
+
+_SLOT = [("provider", pa.string()), ("venue_id", pa.int64()), ("slot_date", pa.date32()),
+         ("slot_time", pa.time64("us")), ("party_size", pa.int16()), ("table_type", pa.string())]
+_TS = pa.timestamp("us")
+SCHEMAS = {
+    "new_ledger": pa.schema([
+        ("poll_id", pa.string()), ("provider", pa.string()), ("bucket_id", pa.string()), ("party_size", pa.int16()),
+        ("started_at", _TS), ("finished_at", _TS), ("phase", pa.string()), ("trusted", pa.bool_()),
+        ("outcome", pa.string()), ("detail", pa.string()), ("http_status", pa.int32()), ("pages", pa.int32()),
+        ("requests", pa.int32()), ("venues_seen", pa.int32()), ("slots_seen", pa.int32()),
+        ("n_new_drop", pa.int32()), ("n_closed", pa.int32()), ("n_expired", pa.int32()), ("latency_ms", pa.float64())]),
+    "new_buckets": pa.schema([
+        ("bucket_id", pa.string()), ("party_size", pa.int16()), ("last_poll_at", _TS), ("last_trusted_at", _TS),
+        ("calibration_done", pa.int32()), ("calibration_tries", pa.int32()), ("baseline_ready", pa.bool_()),
+        ("baseline_slots", pa.int32()), ("collapse_since", _TS), ("collapse_answers", pa.int32()),
+        ("closes_seen", pa.int64()), ("open_slot_s", pa.float64())]),
+    "new_events": pa.schema([
+        ("event_id", pa.string()), ("event_type", pa.string()), *_SLOT, ("bucket_id", pa.string()),
+        ("bucket_date", pa.date32()), ("time_bucket", pa.string()), ("interval_id", pa.string()),
+        ("observed_at", _TS), ("observed_local", _TS), ("prev_poll_at", _TS), ("duration_s", pa.float64()),
+        ("is_release", pa.bool_()), ("poll_id", pa.string())]),
+    "new_ended": pa.schema([
+        ("interval_id", pa.string()), *_SLOT, ("bucket_id", pa.string()), ("time_bucket", pa.string()),
+        ("source", pa.string()), ("is_release", pa.bool_()), ("opened_lo", _TS), ("opened_hi", _TS),
+        ("closed_lo", _TS), ("closed_hi", _TS), ("end_reason", pa.string()), ("duration_s", pa.float64()),
+        ("opened_local", _TS), ("ended_at", _TS)]),
+    "new_opened": pa.schema([
+        *_SLOT, ("bucket_id", pa.string()), ("interval_id", pa.string()), ("source", pa.string()),
+        ("opened_lo", _TS), ("opened_hi", _TS), ("is_release", pa.bool_())]),
+    "new_baseline": pa.schema([
+        ("bucket_id", pa.string()), ("party_size", pa.int16()), ("provider", pa.string()), ("venue_id", pa.int64()),
+        ("slot_date", pa.date32()), ("slot_time", pa.time64("us")), ("table_type", pa.string())]),
+    "new_venue_dates": pa.schema([
+        ("provider", pa.string()), ("venue_id", pa.int64()), ("slot_date", pa.date32()), ("first_seen_at", _TS),
+        ("first_slots", pa.int32())]),
+    "new_venues": pa.schema([
+        ("provider", pa.string()), ("venue_id", pa.int64()), ("name", pa.string()), ("neighborhood", pa.string()),
+        ("price_range", pa.int16()), ("cuisine", pa.string()), ("tz", pa.string()), ("lat", pa.float64()),
+        ("lon", pa.float64()), ("seen_at", _TS)]),
+}
+
+
+@dataclass
+class PollWrite:
+    """Everything one poll writes, as plain rows (dicts keyed by SCHEMAS' column names)."""
+
+    poll_id: str
+    ledger: dict[str, Any]
+    bucket: dict[str, Any]
+    events: list[dict[str, Any]] = field(default_factory=list)
+    ended: list[dict[str, Any]] = field(default_factory=list)
+    opened: list[dict[str, Any]] = field(default_factory=list)
+    baseline: list[dict[str, Any]] = field(default_factory=list)
+    venue_dates: list[dict[str, Any]] = field(default_factory=list)
+    venues: list[dict[str, Any]] = field(default_factory=list)
+
+
+@cache
+def sql(name: str) -> str:
+    return (SQL_DIR / f"{name}.sql").read_text()
+
+
+def _run(cur: duckdb.DuckDBPyConnection, statement: str, table: str, rows: list[dict[str, Any]],
+         **params: Any) -> list[Any]:
+    cur.register(table, pa.Table.from_pylist(rows, schema=SCHEMAS[table]))
+    try:
+        return cur.execute(sql(statement), params).fetchall() if params else cur.execute(sql(statement)).fetchall()
+    finally:
+        cur.unregister(table)
+
+
+def write_polls(cur: duckdb.DuckDBPyConnection, polls: list[PollWrite]) -> set[str]:
+    """Write a batch of polls in the caller's transaction; returns the poll_ids already in the file
+    (written before: nothing of them is written again)."""
+    by_id = {p.poll_id: p for p in polls}   # a poll twice in one batch: once
+    new = {r[0] for r in _run(cur, "poll_ledger", "new_ledger", [p.ledger for p in by_id.values()])}
+    fresh = [p for p in by_id.values() if p.poll_id in new]
+    if not fresh:
+        return set(by_id) - new
+    _run(cur, "buckets_state", "new_buckets", [p.bucket for p in fresh])
+    events = [r for p in fresh for r in p.events]
+    if events:
+        _run(cur, "events", "new_events", events)
+    ended = [r for p in fresh for r in p.ended]
+    if ended:
+        _run(cur, "intervals", "new_ended", ended)
+        days: list[date] = [r["slot_date"] for r in ended]
+        _run(cur, "open_slots_end", "new_ended", ended, lo=min(days), hi=max(days))
+    opened = [r for p in fresh for r in p.opened]
+    if opened:
+        _run(cur, "open_slots", "new_opened", opened)
+    baseline = [r for p in fresh for r in p.baseline]
+    if baseline:
+        _run(cur, "baseline", "new_baseline", baseline)
+    venue_dates = [r for p in fresh for r in p.venue_dates]
+    if venue_dates:
+        _run(cur, "venue_dates", "new_venue_dates", venue_dates)
+    latest = {(r["provider"], r["venue_id"]): r for p in fresh for r in p.venues}   # an upsert takes a key once
+    if latest:
+        _run(cur, "venues", "new_venues", list(latest.values()))
+    return set(by_id) - new
