@@ -9,36 +9,40 @@
 -- length of the union of its pieces' ranges (overlapping intervals, several tables open at once,
 -- count once).
 
-CREATE OR REPLACE TEMP TABLE daily_open AS
-WITH keys AS (         -- the (bucket, party size) with a gap in the range, numbered
-    SELECT bucket_id, party_size, row_number() OVER (ORDER BY bucket_id, party_size) AS key_no
-    FROM (SELECT DISTINCT bucket_id, party_size FROM daily_gaps)
-), pieces AS (
-    SELECT row_number() OVER () AS piece_no, i.provider, i.venue_id, i.is_prime, k.key_no, i.party_size,
-           d.metric_date, greatest(i.opened_hi, d.day_start) AS piece_from,
-           least(i.last_seen, d.day_end - INTERVAL 1 MICROSECOND) AS piece_to
-    FROM daily_intervals i
-    JOIN keys k ON k.bucket_id = i.bucket_id AND k.party_size = i.party_size
-    JOIN daily_days d ON i.opened_hi < d.day_end AND i.last_seen >= d.day_start
-), timeline AS (       -- at equal instants: a piece's start, then the gap, then a piece's end
+CREATE OR REPLACE TEMP TABLE daily_keys AS      -- the (bucket, party size) with a gap, numbered
+SELECT bucket_id, party_size, row_number() OVER (ORDER BY bucket_id, party_size) AS key_no
+FROM (SELECT DISTINCT bucket_id, party_size FROM daily_gaps);
+
+CREATE OR REPLACE TEMP TABLE daily_pieces AS    -- each interval cut at midnight
+SELECT row_number() OVER () AS piece_no, i.provider, i.venue_id, i.is_prime, k.key_no, i.party_size,
+       d.metric_date, greatest(i.opened_hi, d.day_start) AS piece_from,
+       least(i.last_seen, d.day_end - INTERVAL 1 MICROSECOND) AS piece_to
+FROM daily_intervals i
+JOIN daily_keys k ON k.bucket_id = i.bucket_id AND k.party_size = i.party_size
+JOIN daily_days d ON i.opened_hi < d.day_end AND i.last_seen >= d.day_start;
+
+CREATE OR REPLACE TEMP TABLE daily_piece_ranges AS
+WITH timeline AS (          -- at equal instants: a piece's start, then the gap, then a piece's end
     SELECT k.key_no, g.started_at AS instant, 1 AS kind, g.valid_s, NULL::BIGINT AS piece_no
-    FROM daily_gaps g JOIN keys k ON k.bucket_id = g.bucket_id AND k.party_size = g.party_size
-    UNION ALL SELECT key_no, piece_from, 0, NULL, piece_no FROM pieces
-    UNION ALL SELECT key_no, piece_to, 2, NULL, piece_no FROM pieces
+    FROM daily_gaps g JOIN daily_keys k ON k.bucket_id = g.bucket_id AND k.party_size = g.party_size
+    UNION ALL SELECT key_no, piece_from, 0, 0, piece_no FROM daily_pieces
+    UNION ALL SELECT key_no, piece_to, 2, 0, piece_no FROM daily_pieces
 ), running AS (
     SELECT piece_no, kind,
-           coalesce(sum(valid_s) OVER (PARTITION BY key_no ORDER BY instant, kind ROWS UNBOUNDED PRECEDING), 0) AS observed
+           sum(valid_s) OVER (PARTITION BY key_no ORDER BY instant, kind ROWS UNBOUNDED PRECEDING) AS observed
     FROM timeline
-), ranges AS (
-    SELECT piece_no, any_value(observed) FILTER (WHERE kind = 0) AS observed_from,
-           any_value(observed) FILTER (WHERE kind = 2) AS observed_to
-    FROM running WHERE kind <> 1 GROUP BY piece_no
-), merged AS (
+)
+SELECT piece_no, any_value(observed) FILTER (WHERE kind = 0) AS observed_from,
+       any_value(observed) FILTER (WHERE kind = 2) AS observed_to
+FROM running WHERE kind <> 1 GROUP BY piece_no;
+
+CREATE OR REPLACE TEMP TABLE daily_open AS
+WITH merged AS (
     SELECT p.provider, p.venue_id, p.metric_date, p.is_prime, p.party_size, r.observed_from, r.observed_to,
            max(r.observed_to) OVER (PARTITION BY p.provider, p.venue_id, p.is_prime, p.key_no, p.metric_date
                                     ORDER BY r.observed_from, r.observed_to
                                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS covered_to
-    FROM pieces p JOIN ranges r USING (piece_no)
+    FROM daily_pieces p JOIN daily_piece_ranges r USING (piece_no)
 )
 SELECT provider, venue_id, metric_date, is_prime, party_size,
        sum(greatest(0, observed_to - greatest(observed_from, coalesce(covered_to, observed_from)))) AS open_s

@@ -9,8 +9,9 @@
 --   partial         an outage day, never to be read as a quiet one: no trusted poll, >= 5% of the
 --                   polls untrusted, >= 5% of the watched time in gaps broken by untrusted polls, or
 --                   a stretch longer than <max_gap_s> with no trusted poll of ANY bucket (the
---                   collector itself was not polling; one bucket polled rarely by its schedule, as
---                   the history builder polls far-ahead buckets, is excluded time but no outage)
+--                   collector itself was not polling: down, or not yet started or already stopped
+--                   at the day's start or end; one bucket polled rarely by its schedule, as the
+--                   history builder polls far-ahead buckets, is excluded time but no outage)
 
 DELETE FROM day_quality WHERE metric_date >= $d0 AND metric_date < $d1;
 
@@ -25,11 +26,14 @@ WITH polls AS (
            max(gap_s) FILTER (WHERE has_end) AS max_gap_s,
            quantile_cont(gap_s, 0.5) FILTER (WHERE valid) AS median_gap_s
     FROM daily_gaps GROUP BY metric_date
-), silence AS (        -- longest stretch inside the day between two trusted polls of any bucket
-    SELECT metric_date, max(epoch_us(next_at) - epoch_us(started_at)) / 1e6 AS longest_silence_s
-    FROM (SELECT metric_date, started_at,
-                 lead(started_at) OVER (PARTITION BY metric_date ORDER BY started_at) AS next_at
-          FROM daily_polls WHERE trusted)
+), silence AS (        -- longest stretch of the day with no trusted poll of any bucket, the stretches
+                      -- from its start to the first poll and from the last poll to its end included
+    SELECT metric_date, max(epoch_us(next_at) - epoch_us(at_or_edge)) / 1e6 AS longest_silence_s
+    FROM (SELECT metric_date, at_or_edge,
+                 lead(at_or_edge) OVER (PARTITION BY metric_date ORDER BY at_or_edge) AS next_at
+          FROM (SELECT metric_date, started_at AS at_or_edge FROM daily_polls WHERE trusted
+                UNION ALL SELECT metric_date, day_start FROM daily_days
+                UNION ALL SELECT metric_date, day_end FROM daily_days))
     GROUP BY metric_date
 )
 SELECT d.metric_date, d.weekday,

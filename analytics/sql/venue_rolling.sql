@@ -39,14 +39,19 @@ WITH venue_days AS (   -- one row per venue, day and time bucket (incl. 'all'), 
            count(*) FILTER (WHERE d.metric_date <= w.as_of - 7) AS days_prev7
     FROM venue_days d JOIN rolling_windows w ON d.metric_date BETWEEN w.window_start AND w.as_of
     GROUP BY ALL
-), window_hist AS (   -- the merged histogram of each window, party sizes summed, in one pass
-    SELECT provider, venue_id, coalesce(time_bucket, 'all') AS time_bucket, bin,
+), bucket_hist AS (   -- the merged histogram of each window per time bucket, party sizes summed
+    SELECT provider, venue_id, time_bucket, bin,
            coalesce(sum(n_closed) FILTER (WHERE metric_date > CAST($as_of AS DATE) - 7), 0) AS closed_7,
            coalesce(sum(n_censored) FILTER (WHERE metric_date > CAST($as_of AS DATE) - 7), 0) AS censored_7,
            sum(n_closed) AS closed_14, sum(n_censored) AS censored_14
     FROM venue_daily_hist
     WHERE metric_date BETWEEN CAST($as_of AS DATE) - 13 AND $as_of
-    GROUP BY GROUPING SETS ((provider, venue_id, time_bucket, bin), (provider, venue_id, bin))
+    GROUP BY ALL
+), window_hist AS (    -- ... and for both time buckets ('all')
+    SELECT * FROM bucket_hist
+    UNION ALL
+    SELECT provider, venue_id, 'all', bin, sum(closed_7), sum(censored_7), sum(closed_14), sum(censored_14)
+    FROM bucket_hist GROUP BY provider, venue_id, bin
 ), groups AS (         -- one number per (window, venue, time bucket): the estimate's group
     SELECT window_days, provider, venue_id, time_bucket, row_number() OVER () AS grp
     FROM (SELECT DISTINCT provider, venue_id, time_bucket FROM window_hist),
