@@ -23,6 +23,16 @@ DEFAULT_CONFIG_FILE = "tablepulse.toml"
 DEMO_WRITE_KEY = "tp-demo-write-key"  # printed in the README: fine on loopback only
 
 
+def parse_hhmm(text: object) -> tuple[int, int]:
+    """'HH:MM' (24-hour, two digits each) -> (hour, minute); ValueError naming the value otherwise.
+    The one HH:MM parser of the product: settings, the provider's time slots, tracking's goal times."""
+    hh, sep, mm = text.partition(":") if isinstance(text, str) else ("", "", "")
+    if not (sep and len(hh) == 2 and len(mm) == 2 and hh.isdigit() and mm.isdigit()
+            and int(hh) < 24 and int(mm) < 60):
+        raise ValueError(f"{text!r} is not a time HH:MM")
+    return int(hh), int(mm)
+
+
 class SettingsError(ValueError):
     """A setting was missing, of the wrong type or out of bounds; the message names it."""
 
@@ -163,9 +173,10 @@ def validate(s: Settings) -> Settings:
         if choices and v not in choices:
             raise SettingsError(f"setting {f.name!r}: {v!r} is not one of {', '.join(choices)}")
     for t in [*s.time_slots, *s.prime_time_slots, s.nightly_at]:
-        parts = t.split(":")
-        if len(parts) != 2 or not all(p.isdigit() for p in parts) or int(parts[0]) > 23 or int(parts[1]) > 59:
-            raise SettingsError(f"time {t!r} is not HH:MM")
+        try:
+            parse_hhmm(t)
+        except ValueError as e:
+            raise SettingsError(f"time {e}") from None
     if not set(s.prime_time_slots) <= set(s.time_slots):
         raise SettingsError("setting 'prime_time_slots': every prime slot must be one of time_slots")
     if not s.party_sizes or any(p < 1 or p > 20 for p in s.party_sizes):

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tablepulse_settings import Settings, SettingsError, load, settings_table
+from tablepulse_settings import Settings, SettingsError, load, parse_hhmm, settings_table
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -77,3 +77,13 @@ def test_readme_lists_every_setting_with_its_default():
     readme = (ROOT / "README.md").read_text()
     for name, default, _help in settings_table():
         assert f"| `{name}` | `{default}` |" in readme, f"README configuration table lacks {name}"
+
+
+@pytest.mark.parametrize("text", ["7:00", "24:00", "19:60", "19-00", "19:00:00", "", "ab:cd", None])
+def test_the_one_hhmm_parser_names_a_bad_time(text: object) -> None:
+    with pytest.raises(ValueError, match=repr(text)):
+        parse_hhmm(text)
+
+
+def test_the_one_hhmm_parser_reads_a_good_time() -> None:
+    assert parse_hhmm("00:00") == (0, 0) and parse_hhmm("19:05") == (19, 5) and parse_hhmm("23:59") == (23, 59)

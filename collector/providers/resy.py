@@ -27,7 +27,7 @@ from collector.providers.base import (
     VenueInfo,
     naive_utc_now,
 )
-from tablepulse_settings import Settings
+from tablepulse_settings import Settings, parse_hhmm
 
 USER_AGENT = "tablepulse/0.1 (+https://github.com/tablepulse)"
 SEARCH_PATH = "/3/venuesearch/search"
@@ -131,10 +131,8 @@ def _drift(error: str, where: str) -> str:
 
 
 def _time_window(time_slot: str) -> tuple[int, int]:
-    hh, sep, mm = time_slot.partition(":")
-    if not (sep and hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60):
-        raise ValueError(f"time slot {time_slot!r} is not HH:MM")
-    t = int(hh) * 60 + int(mm)
+    hh, mm = parse_hhmm(time_slot)
+    t = hh * 60 + mm
     return t - WINDOW_MINUTES, t + WINDOW_MINUTES
 
 
