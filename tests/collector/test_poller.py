@@ -53,7 +53,7 @@ class Scripted:
 
 @pytest.fixture
 def rig(tmp_path):
-    settings = Settings().replace(calibration_polls=1, collapse_min_slots=4, collapse_share=0.8)
+    settings = Settings().replace(calibration_polls=1, collapse_share=0.8)
     store = Store(tmp_path / "t.duckdb").start()
     clock = ManualClock(T0)
     store.write(lambda c: ensure_buckets(c, DAY, T0, settings.replace(window_days=1)))
