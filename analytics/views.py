@@ -175,11 +175,11 @@ def hist(con: duckdb.DuckDBPyConnection, f: Filters, split: str = "none") -> pd.
     return _df(con, "dash_venue_hist", split=split, **p)
 
 
-def _over_hist(con: duckdb.DuckDBPyConnection, name: str, h: pd.DataFrame) -> pd.DataFrame:
+def _over_hist(con: duckdb.DuckDBPyConnection, name: str, h: pd.DataFrame, **params: Any) -> pd.DataFrame:
     """Run NAME.sql over a histogram frame (registered as hist_frame for the one query)."""
     con.register("hist_frame", h[["grp", "bin", "n_closed", "n_censored"]])
     try:
-        return _df(con, name)
+        return _df(con, name, **params)
     finally:
         con.unregister("hist_frame")
 
@@ -193,8 +193,10 @@ def time_to_close_curve(con: duckdb.DuckDBPyConnection, f: Filters, split: str =
 
 def time_to_close(con: duckdb.DuckDBPyConnection, f: Filters, split: str = "none") -> pd.DataFrame:
     """Time-to-close per group (measure_time_to_close over ``hist``): n, the Kaplan-Meier median
-    with its 95% interval, the median of the closed drops alone."""
-    return _over_hist(con, "dash_time_to_close", hist(con, f, split))
+    with its 95% interval, the bound to show when the polls cannot resolve it, the median of the
+    closed drops alone."""
+    gap = run(con, "dash_poll_gap", d0=f.d0, d1=f.d1, dows=list(f.dows) or None).fetchone()
+    return _over_hist(con, "dash_time_to_close", hist(con, f, split), poll_gap_s=gap[0] if gap else None)
 
 
 def venue_daily(con: duckdb.DuckDBPyConnection, f: Filters, split: str = "none") -> pd.DataFrame:

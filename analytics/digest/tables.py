@@ -29,10 +29,12 @@ def hardest(w: WeekData) -> Table:
         r = r.sort_values(["scarcity_score", "venue_id"], ascending=[False, True], kind="mergesort").head(TOP_N)
         r = r.assign(rank=range(1, len(r) + 1))
     cols = ["rank", "venue_id", "venue", "neighborhood", "scarcity_score", "fully_booked_share", "drops",
-            "drops_per_day", "km_median_s", "mean_close_s", "closed_timed", "censored", "n", "n_days"]
+            "drops_per_day", "km_median_s", "km_median_bound_s", "mean_close_s", "closed_timed", "censored", "n",
+            "n_days"]
     raw = _raw(r, cols)
     rows = [[fmt.n(x["rank"]), str(x["venue"]), str(x["neighborhood"]), fmt.num(x["scarcity_score"]),
-             fmt.pct(x["fully_booked_share"]), fmt.num(x["drops_per_day"]), fmt.duration(x["km_median_s"]),
+             fmt.pct(x["fully_booked_share"]), fmt.num(x["drops_per_day"]),
+             fmt.duration_or_bound(x["km_median_s"], x["km_median_bound_s"]),
              fmt.n(x["n"])] for x in raw.to_dict("records")]
     total = int(w.ranking["n"].sum()) if len(w.ranking) else 0
     ranked = int(w.ranking["scarcity_score"].notna().sum()) if len(w.ranking) else 0
@@ -40,7 +42,8 @@ def hardest(w: WeekData) -> Table:
                  ["#", "Venue", "Neighborhood", "Scarcity", "Fully booked", "Drops/day", "Median time-to-close", "n"],
                  rows, raw,
                  f"{SCARCITY_FORMULA} Computed over the week's market days, all time buckets and party sizes; "
-                 f"median time-to-close is the Kaplan-Meier median (expired slots count as censored); n = closed + "
+                 f"median time-to-close is the Kaplan-Meier median (expired slots count as censored), \"under\" two poll "
+                 f"gaps where the polls cannot resolve it; n = closed + "
                  f"censored intervals behind it. Venues with n < {w.min_sample} are thin and not ranked.",
                  f"n = {ranked:,} ranked venues, {total:,} intervals", "dash_ranking.sql")
 

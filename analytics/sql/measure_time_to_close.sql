@@ -22,6 +22,13 @@
 --   km_median_hi_s = the same crossing of survival_lo / survival_hi (the 95% interval of the
 --   median); median_close_s = the median of the closed point durations alone, interpolated the same
 --   way. NULL where a curve never reaches 0.5. Every figure is rounded to the microsecond.
+--
+-- time_to_close_bound(median_s, poll_gap_s): what to show instead of a median the polls cannot
+--   resolve. Durations are measured between polls: an interval seen in a single poll reads as about
+--   one gap whatever its truth (anything from 0 to two gaps), so a median within two poll gaps
+--   (poll_gap_s: the median gap between trusted polls over the days behind it, day_quality) says
+--   only "under two gaps": the bound 2 x poll_gap_s, shown as "under ..."; NULL when the median is
+--   resolved (or unknown).
 
 CREATE OR REPLACE TEMP MACRO duration_bin(seconds) AS
     CAST(CASE WHEN seconds < 1 THEN 0 ELSE least(141, floor(20 * log10(seconds)) + 1) END AS SMALLINT);
@@ -90,3 +97,6 @@ SELECT grp,
                           ELSE lo_s * pow(hi_s / lo_s, (closed_total / 2 - (closed_through - n_closed)) / n_closed) END, bin)
              FILTER (WHERE n_closed > 0 AND closed_through >= closed_total / 2), 6) AS median_close_s
 FROM curve GROUP BY grp;
+
+CREATE OR REPLACE TEMP MACRO time_to_close_bound(median_s, poll_gap_s) AS
+    CASE WHEN median_s <= 2 * poll_gap_s THEN 2 * poll_gap_s END;

@@ -258,3 +258,36 @@ def test_recompute_equals_incremental(collected: Collected, tmp_path: Path) -> N
                  today=collected.days[-1] + timedelta(days=1), prime_slots=["19:00"])
     con.execute("COMMIT")
     _close(before, _dump(con, DAILY + ROLLING))
+
+
+@pytest.mark.xfail(strict=True, reason="issue 18 (open): the Kaplan-Meier median of point durations overstates "
+                   "venues whose intervals span the unpolled night (8 venues here, e.g. truth 6,858 s, shown "
+                   "10,292 s); the interval-censored estimator over the stored bounds is not in yet")
+def test_hardest_tables_median_is_near_the_truth_or_a_bound_that_holds_it(collected: Collected) -> None:
+    """Issue 18: for venues with >= 30 closes, the time-to-close Hardest tables shows is within 25% of
+    the true median, or is a bound ("under ...") that contains it."""
+    from analytics import views
+    from analytics.views import Filters
+
+    t = _truth(collected)
+    last = collected.days[-1]
+    con = connect(collected.db_path, read_only=True)
+    try:
+        shown = views.ranking(con, Filters(last - timedelta(days=6), last, time_bucket="prime"),
+                              collected.settings.min_sample)
+    finally:
+        con.close()
+    checked, bad = 0, []
+    for r in shown.to_dict("records"):
+        m = t["timed"] & (t["venue"] == r["venue_id"])
+        if r["closed_timed"] < 30 or m.sum() < 30:
+            continue
+        truth = float(np.median(t["dur"][m]))
+        checked += 1
+        if r["km_median_bound_s"] is not None and not np.isnan(r["km_median_bound_s"]):
+            if truth > r["km_median_bound_s"]:
+                bad.append((r["venue_id"], round(truth), "under", round(r["km_median_bound_s"])))
+        elif r["km_median_s"] is None or abs(r["km_median_s"] - truth) > 0.25 * truth:
+            bad.append((r["venue_id"], round(truth), r["km_median_s"]))
+    assert checked >= 20
+    assert bad == []

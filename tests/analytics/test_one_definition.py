@@ -25,8 +25,8 @@ from analytics.views import Filters
 from tests.pipeline import Collected, build_collected_db
 
 MIN_N = 10
-FIGURES = ("km_median_s", "km_median_lo_s", "km_median_hi_s", "fully_booked_share", "scarcity_score",
-           "drops_per_day")
+FIGURES = ("km_median_s", "km_median_lo_s", "km_median_hi_s", "km_median_bound_s", "fully_booked_share",
+           "scarcity_score", "drops_per_day")
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +81,7 @@ def test_every_surface_shows_the_same_figures(collected: Collected, con: duckdb.
                 assert _same(row[name], venue.iloc[0][name]), (label, int(row["venue_id"]), name)
             durations = views.time_to_close(con, fv, "none")
             assert len(durations) == 1 and int(durations.iloc[0]["n"]) == int(row["n"])
-            for name in ("km_median_s", "km_median_lo_s", "km_median_hi_s"):
+            for name in ("km_median_s", "km_median_lo_s", "km_median_hi_s", "km_median_bound_s"):
                 assert _same(row[name], durations.iloc[0][name]), (label, int(row["venue_id"]), name)
             checked += 1
     assert checked >= 18
@@ -95,6 +95,7 @@ def test_a_nightly_window_reads_the_same_as_the_same_slice_computed_from_daily_r
         if f.n_days != 7 or f.parties or f.dows:
             continue
         from_rolling = views.ranking(con, f, MIN_N).set_index("venue_id")
+        assert from_rolling["km_median_bound_s"].notna().any(), label     # 10-minute polls: some bounds
         p = f.params()
         p.pop("venue_id")
         computed = run(con, "dash_ranking", min_n=MIN_N, **p).df().set_index("venue_id")
@@ -120,7 +121,8 @@ def test_the_digest_hardest_table_shows_the_dashboard_figures(collected: Collect
         assert row[3] == fmt.num(venue["scarcity_score"])
         assert row[4] == fmt.pct(venue["fully_booked_share"])
         assert row[5] == fmt.num(venue["drops_per_day"])
-        assert row[6] == fmt.duration(venue["km_median_s"]) == fmt.duration(durations["km_median_s"])
+        assert row[6] == fmt.duration_or_bound(venue["km_median_s"], venue["km_median_bound_s"]) \
+            == fmt.duration_or_bound(durations["km_median_s"], durations["km_median_bound_s"])
         assert row[7] == fmt.n(venue["n"])
 
 

@@ -63,3 +63,12 @@ def test_identical_histograms_give_identical_medians(con: duckdb.DuckDBPyConnect
     groups = [same] + [{k: (1, 1) for k in range(i, i + 20)} for i in range(30)] + [same]
     got = _sql(con, groups)
     assert got.loc[0, "km_median_s"] == got.loc[len(groups) - 1, "km_median_s"]
+
+
+def test_a_median_within_two_poll_gaps_is_shown_as_a_bound(con: duckdb.DuckDBPyConnection) -> None:
+    """An interval seen in one poll reads as about one gap whatever its truth: a median within two
+    gaps is only known to be under two gaps."""
+    got = con.execute("SELECT time_to_close_bound(1100.0, 600.0), time_to_close_bound(1200.0, 600.0), "
+                      "time_to_close_bound(1300.0, 600.0), time_to_close_bound(NULL, 600.0), "
+                      "time_to_close_bound(90.0, NULL)").fetchone()
+    assert got == (1200.0, 1200.0, None, None, None)
