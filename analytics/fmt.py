@@ -34,6 +34,12 @@ def duration(v: Any) -> str:
     return f"{d} d {h:02d} h"
 
 
+def duration_or_bound(v: Any, bound: Any) -> str:
+    """A time-to-close, or "under <bound>" where the polls cannot resolve it (time_to_close_bound in
+    analytics/sql/measure_time_to_close.sql)."""
+    return f"under {duration(bound)}" if not missing(bound) else duration(v)
+
+
 def count(v: Any) -> str:
     """A count with thousand separators: 1,234."""
     return DASH if missing(v) else f"{int(v):,}"

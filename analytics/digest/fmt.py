@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from analytics.fmt import DASH, duration, missing
+from analytics.fmt import DASH, duration, duration_or_bound, missing  # noqa: F401 (the digest's formats)
 from analytics.fmt import count as n  # noqa: F401 (the digest's count format)
 from analytics.fmt import share as pct  # noqa: F401 (the digest's share format)
 
@@ -30,10 +30,6 @@ def signed(v: Any, digits: int = 1) -> str:
 
 
 
-
-def duration_or_bound(v: Any, bound: Any) -> str:
-    """A time-to-close, or "under <bound>" where the polls cannot resolve it (time_to_close_bound)."""
-    return f"under {duration(bound)}" if not missing(bound) else duration(v)
 
 
 def day(d: date) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import altair as alt
 import streamlit as st
 
+from analytics import fmt
 from dashboard import data
 from dashboard.components import charts, display, filters, guard, notes
 
@@ -33,9 +34,17 @@ ttc = guard.load(data.time_to_close, f, split)
 summary_df = ttc[ttc["grp"].isin(keep)].rename(columns={"grp": "group"}).sort_values("n", ascending=False)
 summary_df["thin"] = summary_df["n"] < min_n
 C = display.Col
-display.table(summary_df.assign(group_name=summary_df["group"]), {
+unresolved = summary_df["km_median_bound_s"].notna()
+summary_df = summary_df.assign(
+    group_name=summary_df["group"],
+    median_shown=[fmt.duration_or_bound(m, b) for m, b in zip(summary_df["km_median_s"], summary_df["km_median_bound_s"],
+                                                               strict=True)],
+    km_median_lo_s=summary_df["km_median_lo_s"].where(~unresolved),
+    km_median_hi_s=summary_df["km_median_hi_s"].where(~unresolved))
+display.table(summary_df, {
     "group": C("", "hidden"), "group_name": C(SPLIT_LABELS[split], "bucket" if split == "time_bucket" else "text"),
-    "km_median_s": C("Median time-to-close", "duration", "Kaplan-Meier median: censored (expired, still open) slots count"),
+    "median_shown": C("Median time-to-close", "text", "Kaplan-Meier median: censored (expired, still open) slots "
+                                                      "count; 'under ...' where the polls were too far apart to resolve it"),
     "km_median_lo_s": C("95% low", "duration"), "km_median_hi_s": C("95% high", "duration"),
     "median_close_s": C("Median of closed drops", "duration", "Closed drops alone"),
     "n_closed": C("Closed", "count"), "n_censored": C("Censored", "count", "Expired or still open: lasted at least this long"),

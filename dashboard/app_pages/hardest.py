@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from analytics import fmt
 from analytics.scores import SCARCITY_FORMULA, SCARCITY_NOTE
 from dashboard import data
 from dashboard.components import export, filters, guard, notes
@@ -45,10 +46,13 @@ table = pd.DataFrame({
     "price": shown["price_range"].map(lambda p: "$" * int(p) if pd.notna(p) else "").to_numpy(),
     "scarcity_score": shown["scarcity_score"].round(1).to_numpy(),
     "drops_per_day": shown["drops_per_day"].round(2).to_numpy(),
-    # minutes, one decimal: readable at a glance (3758 s is "62.6 min") and the column still sorts
-    "median_close_min": (shown["km_median_s"] / 60).round(1).to_numpy(),
-    "median_lo_min": (shown["km_median_lo_s"] / 60).round(1).to_numpy(),
-    "median_hi_min": (shown["km_median_hi_s"] / 60).round(1).to_numpy(),
+    # a median the polls cannot resolve reads as the bound it is ("under 2 h 00 min"), and its
+    # interval, which would look precise, is left blank
+    "median_close": [fmt.duration_or_bound(m, b) for m, b in zip(shown["km_median_s"], shown["km_median_bound_s"],
+                                                                 strict=True)],
+    "median_close_s": shown["km_median_s"].to_numpy(),
+    "median_lo_min": (shown["km_median_lo_s"].where(shown["km_median_bound_s"].isna()) / 60).round(1).to_numpy(),
+    "median_hi_min": (shown["km_median_hi_s"].where(shown["km_median_bound_s"].isna()) / 60).round(1).to_numpy(),
     "fully_booked_pct": (shown["fully_booked_share"] * 100).round(1).to_numpy(),
     "drops_trend": shown["trend_pct"].map(_arrow).to_numpy(),
     "drops": shown["drops"].to_numpy(),
@@ -66,7 +70,9 @@ event = st.dataframe(
         "venue": "Venue", "neighborhood": "Neighborhood", "price": "Price",
         "scarcity_score": st.column_config.ProgressColumn("Scarcity", min_value=0, max_value=100, format="%.0f"),
         "drops_per_day": st.column_config.NumberColumn("Drops / day", format="%.2f"),
-        "median_close_min": st.column_config.NumberColumn("Median time-to-close", format="%.1f min"),
+        "median_close": st.column_config.TextColumn(
+            "Median time-to-close", help="Kaplan-Meier median; 'under ...' where the polls were too far apart "
+                                         "to resolve it (a median within two poll gaps)"),
         "median_lo_min": st.column_config.NumberColumn("95% low", format="%.1f min"),
         "median_hi_min": st.column_config.NumberColumn("95% high", format="%.1f min"),
         "fully_booked_pct": st.column_config.NumberColumn("Fully booked", format="%.1f%%",
@@ -76,7 +82,7 @@ event = st.dataframe(
         "n": st.column_config.NumberColumn("n", format="localized",
                                            help="timed intervals behind the median (closed + censored)"),
         "thin": st.column_config.CheckboxColumn("Thin sample"),
-        "venue_id": None,
+        "venue_id": None, "median_close_s": None,
     })
 rows = event.selection.rows if event is not None else []
 if rows:

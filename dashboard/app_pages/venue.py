@@ -8,6 +8,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from analytics import fmt
 from analytics.views import WEEKDAYS
 from dashboard import data
 from dashboard.components import charts, display, filters, guard, notes
@@ -47,7 +48,9 @@ drops = int(sm["drops"]) if sm is not None else 0
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Drops", f"{drops:,}")
 c2.metric("Drops / observed day", f"{sm['drops_per_day']:,.1f}" if sm is not None and pd.notna(sm["drops_per_day"]) else "—")
-c3.metric("Median time-to-close (KM)", notes.fmt_duration(sm["km_median_s"] if sm is not None else None))
+c3.metric("Median time-to-close (KM)", fmt.duration_or_bound(sm["km_median_s"], sm["km_median_bound_s"])
+          if sm is not None else fmt.DASH,
+          help="'under ...' where the polls were too far apart to resolve the median (within two poll gaps)")
 c4.metric("Fully booked", f"{sm['fully_booked_share']:.0%}" if sm is not None and pd.notna(sm["fully_booked_share"]) else "—")
 notes.thin(n_km, filters.min_sample(), "this venue's time-to-close")
 

@@ -154,11 +154,15 @@ def test_every_chart_uses_the_tablepulse_theme() -> None:
 
 
 def test_ranking_median_interval_brackets_the_median(sql: duckdb.DuckDBPyConnection) -> None:
-    shown = dataframe(app("hardest", BASE), "rank", "median_close_min", "median_lo_min", "median_hi_min")
-    both = shown.dropna(subset=["median_close_min", "median_lo_min", "median_hi_min"])
+    shown = dataframe(app("hardest", BASE), "rank", "median_close", "median_close_s", "median_lo_min", "median_hi_min")
+    bound = shown["median_close"].str.startswith("under ")
+    # a median shown as a bound has no interval (it would look precise); a resolved one brackets it
+    assert shown.loc[bound, ["median_lo_min", "median_hi_min"]].isna().all().all()
+    both = shown[~bound].dropna(subset=["median_lo_min", "median_hi_min"])
     assert len(both) > 0
-    assert (both["median_lo_min"] <= both["median_close_min"]).all()
-    assert (both["median_close_min"] <= both["median_hi_min"]).all()
+    minutes = both["median_close_s"] / 60
+    assert (both["median_lo_min"] <= minutes + 0.05).all() and (minutes <= both["median_hi_min"] + 0.05).all()
+    assert both["median_close"].tolist() == [fmt.duration(m) for m in both["median_close_s"]]
 
 
 def test_hardest_fast_path_reads_venue_rolling(sql: duckdb.DuckDBPyConnection) -> None:
@@ -166,17 +170,17 @@ def test_hardest_fast_path_reads_venue_rolling(sql: duckdb.DuckDBPyConnection) -
     d1 = sql.execute("SELECT max(as_of) FROM venue_rolling").fetchone()[0]  # type: ignore[index]
     d0 = d1 - pd.Timedelta(days=13)
     at = app("hardest", {"dates": [str(d0.date() if hasattr(d0, "date") else d0), str(d1)], "tb": "Prime"})
-    shown = dataframe(at, "rank", "venue", "drops", "thin", "median_close_min")
+    shown = dataframe(at, "rank", "venue", "drops", "thin", "median_close")
     exp = sql.execute("""SELECT v.name, r.drops, r.km_median_s FROM venue_rolling r JOIN venues v USING (provider, venue_id)
                          WHERE r.as_of = $d AND r.window_days = 14 AND r.time_bucket = 'prime' AND r.n >= 10""",
                       {"d": d1}).fetchall()
     assert dict(zip(shown["venue"], shown["drops"].astype(int), strict=True)) == {n: int(d) for n, d, _m in exp}
-    # time-to-close is shown in minutes (one decimal) of the stored seconds
-    minutes = dict(zip(shown["venue"], shown["median_close_min"], strict=True))
+    # time-to-close reads as the stored seconds, or as a bound where the polls cannot resolve it
+    medians = dict(zip(shown["venue"], shown["median_close"], strict=True))
     timed = [(n, m) for n, _d, m in exp if m is not None]
     assert timed
     for n, m in timed:
-        assert minutes[n] == pytest.approx(m / 60, abs=0.05)
+        assert medians[n] == fmt.duration(m) or medians[n].startswith("under "), (n, m, medians[n])
 
 
 def test_pulse_counts_stay_exact_when_rows_are_capped(sql: duckdb.DuckDBPyConnection) -> None:
