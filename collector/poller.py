@@ -160,9 +160,8 @@ class Poller:
         self._states: dict[tuple[str, int], BucketState] = {}
         self._venue_tz: dict[int, str] = {}
         # venues this process wrote (as written, and when: their poll's start); updated by _written after
-        # the COMMIT. VenueInfo is a hashable value, so a poll's unchanged venues are found by set lookup.
+        # the COMMIT
         self._venue_obj: dict[int, VenueInfo] = {}
-        self._venue_known: set[VenueInfo] = set()
         self._venue_at: dict[int, datetime] = {}
         self._oldest_write: datetime | None = None
         self._tz_version = 0      # bumped when a venue's zone changes: expiry floors are recomputed
@@ -247,11 +246,7 @@ class Poller:
     def _written(self, venues: list[VenueInfo], at: datetime) -> None:
         """Venues now in the file as of ``at`` (their poll's start); under self._lock, after the COMMIT."""
         for v in venues:
-            old = self._venue_obj.get(v.venue_id)
-            if old is not None:
-                self._venue_known.discard(old)
             self._venue_obj[v.venue_id] = v
-            self._venue_known.add(v)
             self._venue_at[v.venue_id] = at
         if venues:
             self._oldest_write = min(self._venue_at.values())
@@ -260,11 +255,11 @@ class Poller:
         """Venues to write: new to this process, changed, or due for a last_seen_at refresh."""
         stale = now - VENUE_REFRESH     # written at or before this: due for a refresh
         with self._lock:
-            known, at = self._venue_known, self._venue_at
+            known, at = self._venue_obj.get, self._venue_at
             if self._oldest_write is not None and self._oldest_write <= stale:
-                out = [v for v in res.venues.values() if v not in known or at[v.venue_id] <= stale]
-            else:
-                out = [v for v in res.venues.values() if v not in known]
+                out = [v for vid, v in res.venues.items() if known(vid) != v or at[vid] <= stale]
+            else:   # most polls: none is due for a refresh, only new or changed venues are written
+                out = [v for vid, v in res.venues.items() if known(vid) != v]
             for v in out:
                 if self._venue_tz.get(v.venue_id) != v.tz:
                     if v.venue_id in self._venue_tz:

@@ -61,6 +61,11 @@ SCHEMAS = {
 }
 
 
+# The table each relation is inserted into, column by column in this order (tests/collector/test_store_polls.py)
+TARGETS = {"new_ledger": "poll_ledger", "new_events": "availability_events", "new_ended": "slot_intervals",
+           "new_opened": "open_slots", "new_baseline": "baseline_slots", "new_venue_dates": "venue_dates_seen"}
+
+
 @dataclass
 class PollWrite:
     """Everything one poll writes, as plain rows (dicts keyed by SCHEMAS' column names)."""

@@ -1,3 +1,3 @@
 -- Slots seen while a bucket calibrates.
-INSERT INTO baseline_slots BY NAME SELECT * FROM new_baseline
+INSERT INTO baseline_slots SELECT * FROM new_baseline
 ON CONFLICT DO NOTHING
