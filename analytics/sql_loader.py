@@ -42,7 +42,7 @@ def _define_measures(con: duckdb.DuckDBPyConnection, stmt: str) -> None:
         return
     for stem, names in measures().items():
         if any(re.search(rf"\b{n}\(", code) for n in names):
-            for part in _split(sql(stem)):
+            for part in split_statements(sql(stem)):
                 con.execute(part)
 
 
@@ -72,7 +72,7 @@ def run(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> duckdb.Duck
 def run_script(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> None:
     """Run a multi-statement SQL file (statements separated by ';' at line end), same parameters."""
     text = sql(name)
-    for stmt in _split(text):
+    for stmt in split_statements(text):
         used = {k: v for k, v in params.items() if _uses(stmt, k)}
         _define_measures(con, stmt)
         con.execute(stmt, used) if used else con.execute(stmt)
@@ -92,7 +92,7 @@ def _code_part(line: str) -> str:
     return line
 
 
-def _split(text: str) -> list[str]:
+def split_statements(text: str) -> list[str]:
     """Statements of a SQL script: a statement ends at a line whose code (comments aside) ends with ';'."""
     out: list[str] = []
     cur: list[str] = []

@@ -3,7 +3,7 @@
 import duckdb
 import pytest
 
-from analytics.sql_loader import _split, _uses, run
+from analytics.sql_loader import _uses, run, split_statements
 
 
 def test_parameter_detection_ignores_comments_and_prefixes():
@@ -13,7 +13,7 @@ def test_parameter_detection_ignores_comments_and_prefixes():
 
 def test_split_respects_semicolons_in_comments_and_strings():
     text = "-- a; comment;\nSELECT ';' AS a; -- trailing;\nSELECT 2;\n"
-    assert _split(text) == ["-- a; comment;\nSELECT ';' AS a; -- trailing;", "SELECT 2;"]
+    assert split_statements(text) == ["-- a; comment;\nSELECT ';' AS a; -- trailing;", "SELECT 2;"]
 
 
 def test_unknown_file_and_unused_parameter_are_errors():

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 
-from analytics.sql_loader import _split
+from analytics.sql_loader import split_statements
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -37,7 +37,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
             continue
         con.execute("BEGIN")
         try:
-            for stmt in _split(f.read_text()):
+            for stmt in split_statements(f.read_text()):
                 con.execute(stmt)
             con.execute("INSERT INTO schema_migrations (name) VALUES ($name)", {"name": f.stem})
             con.execute("COMMIT")
