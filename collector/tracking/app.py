@@ -28,13 +28,11 @@ from pydantic import ValidationError
 from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from collector.clock import Clock
 from collector.store.writer import QueueFull, Store, StoreClosed
 from collector.tracking import models as m
 from collector.tracking.ingest import Coalescer, Row, event_rows, insert_goal_job
-from collector.tracking.server import MAX_HEAD_BYTES, MAX_HEADERS
 from tablepulse_settings import DEMO_WRITE_KEY, Settings
 
 log = logging.getLogger(__name__)
@@ -50,28 +48,6 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     # ensure_ascii: a client-supplied field name echoed in an error may hold a lone surrogate
     return Response(json.dumps(body, ensure_ascii=True, separators=(",", ":"), default=str), status_code=status,
                     headers=headers, media_type="application/json")
-
-
-class HeadLimits:
-    """431 for a request head over MAX_HEAD_BYTES or with more than MAX_HEADERS fields. h11 bounds a
-    head only while it is still arriving (uvicorn then answers 400 and closes); a head that came
-    in one read is measured here, for every route."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            headers = scope["headers"]
-            size = (len(scope["method"]) + len(scope.get("raw_path") or b"") + len(scope["query_string"])
-                    + sum(len(k) + len(v) + 4 for k, v in headers))
-            reason = (f"must be at most {MAX_HEADERS} header fields" if len(headers) > MAX_HEADERS else
-                      f"request head must be at most {MAX_HEAD_BYTES} bytes" if size > MAX_HEAD_BYTES else None)
-            if reason:
-                answer = json_response({"errors": [m.error(None, "headers", reason)]}, 431, {"Connection": "close"})
-                await answer(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
 
 
 def _is_loopback(host: str) -> bool:
@@ -109,7 +85,6 @@ def create_app(settings: Settings, store: Store, clock: Clock,
                   description="Alert events and goals from clients. A 2xx answer means durably committed. "
                               "Authenticate with `Authorization: Bearer <write key>` (or `X-Write-Key`).")
     app.state.coalescer = coalescer
-    app.add_middleware(HeadLimits)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_credentials=False,
                            allow_methods=["GET", "POST"],
