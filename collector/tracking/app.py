@@ -47,9 +47,13 @@ class ApiError(Exception):
         self.status, self.errors, self.headers = status, errors, headers or {}
 
 
+# built once: json.dumps with options other than the defaults builds an encoder on every call.
+# ensure_ascii: a client-supplied field name echoed in an error may hold a lone surrogate
+_ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), default=str)
+
+
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    # ensure_ascii: a client-supplied field name echoed in an error may hold a lone surrogate
-    return Response(json.dumps(body, ensure_ascii=True, separators=(",", ":"), default=str), status_code=status,
+    return Response(_ENCODER.encode(body), status_code=status,
                     headers=headers, media_type="application/json")
 
 
