@@ -87,6 +87,23 @@ def test_head_still_arriving_past_the_limit_is_431_and_closed(limited, store):
     assert rows(store) == []
 
 
+def test_heads_under_the_limit_arriving_in_pieces_are_served_on_one_connection(limited, store):
+    # each head is counted on its own: three 10 KiB heads (30 KiB in all), each in two reads
+    sent = []
+    with connect(limited) as s:
+        for _ in range(3):
+            e = ev()
+            body = json.dumps(e).encode()
+            h = head("/v1/events", b"X-Pad: " + b"p" * (10 * 1024), length=len(body))
+            s.sendall(h[:9000])
+            time.sleep(0.05)
+            s.sendall(h[9000:] + body)
+            answer = s.recv(65536)
+            assert status_of(answer) == 201, answer[:300]
+            sent.append(e["message_id"])
+    assert sorted(r[0] for r in rows(store)) == sorted(sent)
+
+
 def test_too_many_header_fields_is_431(limited):
     fields = [f"X-H{i}: v".encode() for i in range(MAX_HEADERS)]  # with Host etc. one too many at least
     with connect(limited) as s:
