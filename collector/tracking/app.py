@@ -6,7 +6,7 @@ service's Store (the single writer), so writes share the one read-write connecti
 Status codes: 201 stored / 200 duplicate (single event, goal); batch 200 all valid, 207 some
 invalid (the valid ones are committed), 400 none valid; 400 bad input (field + reason), 401 no
 key, 403 wrong key, 413 too large, 415 not JSON, 431 request head too large or too many header
-fields, 503 + Retry-After when the writer is behind.
+fields (answered by server.py's protocol, before the app), 503 + Retry-After when the writer is behind.
 """
 
 from __future__ import annotations
