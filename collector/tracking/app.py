@@ -12,12 +12,14 @@ fields (answered by server.py's protocol, before the app), 503 + Retry-After whe
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import hashlib
 import hmac
 import ipaddress
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -78,6 +80,16 @@ def _body_doc(model: type[Any]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}}
 
 
+@contextlib.asynccontextmanager
+async def _freeze_startup_heap(app: FastAPI) -> AsyncIterator[None]:
+    """Once the process is built (imports, app, Store), move what it holds out of the collector's
+    reach: otherwise every full (generation 2) pass re-scans it all, a pause of up to ~130 ms
+    that sets the endpoint's p99 latency and costs ~60 us of CPU per request."""
+    gc.collect()
+    gc.freeze()
+    yield
+
+
 def create_app(settings: Settings, store: Store, clock: Clock,
                health: Callable[[], dict[str, Any]] | None = None, *, coalesce: bool = True) -> FastAPI:
     """The tracking + health app. ``coalesce=False`` writes one store job per request (the bench's
@@ -90,6 +102,7 @@ def create_app(settings: Settings, store: Store, clock: Clock,
 
     # telemetry off: no OpenTelemetry provider is configured here, and FastAPI would look for one on every request
     app = FastAPI(title="Tablepulse tracking", version="1", telemetry={"tracing": False, "metrics": False, "logs": False},
+                  lifespan=_freeze_startup_heap,
                   description="Alert events and goals from clients. A 2xx answer means durably committed. "
                               "Authenticate with `Authorization: Bearer <write key>` (or `X-Write-Key`).")
     app.state.coalescer = coalescer
