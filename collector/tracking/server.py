@@ -2,7 +2,7 @@
 
 ``config`` builds the uvicorn.Config that the service, ``python -m collector.tracking`` and the
 tests all use, so the limits below are the ones that run. uvicorn's httptools protocol (its C
-parser; about 100 us less CPU per request than h11) bounds neither a request head nor the time a
+parser, cheaper per request than h11) bounds neither a request head nor the time a
 request takes to arrive: ``LimitedHttpToolsProtocol`` adds both, from the parser's callbacks.
 """
 
