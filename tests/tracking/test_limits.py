@@ -104,6 +104,19 @@ def test_heads_under_the_limit_arriving_in_pieces_are_served_on_one_connection(l
     assert sorted(r[0] for r in rows(store)) == sorted(sent)
 
 
+def test_pipelined_requests_in_one_read_are_both_answered(limited, store):
+    es = [ev(), ev()]
+    bodies = [json.dumps(e).encode() for e in es]
+    with connect(limited) as s:
+        s.sendall(b"".join(head("/v1/events", length=len(b)) + b for b in bodies))
+        answers = b""
+        while answers.count(b"HTTP/1.1 201") < 2:
+            chunk = s.recv(65536)
+            assert chunk, answers
+            answers += chunk
+    assert sorted(r[0] for r in rows(store)) == sorted(e["message_id"] for e in es)
+
+
 def test_too_many_header_fields_is_431(limited):
     fields = [f"X-H{i}: v".encode() for i in range(MAX_HEADERS)]  # with Host etc. one too many at least
     with connect(limited) as s:
