@@ -6,38 +6,41 @@ service's Store (the single writer), so writes share the one read-write connecti
 Status codes: 201 stored / 200 duplicate (single event, goal); batch 200 all valid, 207 some
 invalid (the valid ones are committed), 400 none valid; 400 bad input (field + reason), 401 no
 key, 403 wrong key, 413 too large, 415 not JSON, 431 request head too large or too many header
-fields, 503 + Retry-After when the writer is behind.
+fields (answered by server.py's protocol, before the app), 503 + Retry-After when the writer is behind.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import hashlib
 import hmac
 import ipaddress
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.routing import Route
 
 from collector.clock import Clock
 from collector.store.writer import QueueFull, Store, StoreClosed
 from collector.tracking import models as m
 from collector.tracking.ingest import Coalescer, Row, event_rows, insert_goal_job
-from collector.tracking.server import MAX_HEAD_BYTES, MAX_HEADERS
 from tablepulse_settings import DEMO_WRITE_KEY, Settings
 
 log = logging.getLogger(__name__)
+Endpoint = Callable[..., Awaitable[Response]]
 RETRY_AFTER_S = "1"
 
 
@@ -46,32 +49,13 @@ class ApiError(Exception):
         self.status, self.errors, self.headers = status, errors, headers or {}
 
 
+# built once: json.dumps with options other than the defaults builds an encoder on every call.
+# ensure_ascii: a client-supplied field name echoed in an error may hold a lone surrogate
+_ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), default=str)
+
+
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    # ensure_ascii: a client-supplied field name echoed in an error may hold a lone surrogate
-    return Response(json.dumps(body, ensure_ascii=True, separators=(",", ":"), default=str), status_code=status,
-                    headers=headers, media_type="application/json")
-
-
-class HeadLimits:
-    """431 for a request head over MAX_HEAD_BYTES or with more than MAX_HEADERS fields. h11 bounds a
-    head only while it is still arriving (uvicorn then answers 400 and closes); a head that came
-    in one read is measured here, for every route."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            headers = scope["headers"]
-            size = (len(scope["method"]) + len(scope.get("raw_path") or b"") + len(scope["query_string"])
-                    + sum(len(k) + len(v) + 4 for k, v in headers))
-            reason = (f"must be at most {MAX_HEADERS} header fields" if len(headers) > MAX_HEADERS else
-                      f"request head must be at most {MAX_HEAD_BYTES} bytes" if size > MAX_HEAD_BYTES else None)
-            if reason:
-                answer = json_response({"errors": [m.error(None, "headers", reason)]}, 431, {"Connection": "close"})
-                await answer(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+    return Response(_ENCODER.encode(body), status_code=status, headers=headers, media_type="application/json")
 
 
 def _is_loopback(host: str) -> bool:
@@ -95,6 +79,16 @@ def _body_doc(model: type[Any]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}}
 
 
+@contextlib.asynccontextmanager
+async def _freeze_startup_heap(app: FastAPI) -> AsyncIterator[None]:
+    """Once the process is built (imports, app, Store), move what it holds out of the cycle
+    collector's reach: otherwise every full (generation 2) pass re-scans all of it, CPU taken from
+    requests and a pause that sets the endpoint's tail latency."""
+    gc.collect()
+    gc.freeze()
+    yield
+
+
 def create_app(settings: Settings, store: Store, clock: Clock,
                health: Callable[[], dict[str, Any]] | None = None, *, coalesce: bool = True) -> FastAPI:
     """The tracking + health app. ``coalesce=False`` writes one store job per request (the bench's
@@ -105,11 +99,12 @@ def create_app(settings: Settings, store: Store, clock: Clock,
     warn_demo = [not _is_loopback(settings.tracking_host)]
     coalescer = Coalescer(store, float(settings.max_clock_skew_s), settings.writer_queue_max, coalesce=coalesce)
 
-    app = FastAPI(title="Tablepulse tracking", version="1",
+    # telemetry off: no OpenTelemetry provider is configured here, and FastAPI would look for one on every request
+    app = FastAPI(title="Tablepulse tracking", version="1", telemetry={"tracing": False, "metrics": False, "logs": False},
+                  lifespan=_freeze_startup_heap,
                   description="Alert events and goals from clients. A 2xx answer means durably committed. "
                               "Authenticate with `Authorization: Bearer <write key>` (or `X-Write-Key`).")
     app.state.coalescer = coalescer
-    app.add_middleware(HeadLimits)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_credentials=False,
                            allow_methods=["GET", "POST"],
@@ -118,7 +113,8 @@ def create_app(settings: Settings, store: Store, clock: Clock,
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            spec = get_openapi(title=app.title, version=app.version, description=app.description,
+                               routes=[*app.routes, *documented])
             _, defs = models_json_schema([(x, "validation") for x in (m.Event, m.Batch, m.Goal)],
                                          ref_template="#/components/schemas/{model}")
             spec.setdefault("components", {}).setdefault("schemas", {}).update(defs["$defs"])
@@ -126,6 +122,19 @@ def create_app(settings: Settings, store: Store, clock: Clock,
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    documented: list[APIRoute] = []
+
+    def route(path: str, method: str, **doc: Any) -> Callable[[Endpoint], Endpoint]:
+        """A route served by Starlette as it is and described in the OpenAPI document by FastAPI. The
+        endpoints take the Request and answer a Response themselves, so FastAPI's per-request
+        dependency solving and response wrapping would only cost time."""
+
+        def add(endpoint: Endpoint) -> Endpoint:
+            app.router.routes.append(Route(path, endpoint, methods=[method]))
+            documented.append(APIRoute(path, endpoint, methods=[method], **doc))
+            return endpoint
+
+        return add
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:
@@ -202,7 +211,7 @@ def create_app(settings: Settings, store: Store, clock: Clock,
             raise ApiError(503, [m.error(None, "request", f"not stored: {reason}; retry")],
                            {"Retry-After": RETRY_AFTER_S}) from None
 
-    @app.post("/v1/events", summary="Record one alert event", status_code=201, openapi_extra=_body_doc(m.Event),
+    @route("/v1/events", "POST", summary="Record one alert event", status_code=201, openapi_extra=_body_doc(m.Event),
               responses={200: {"description": "Duplicate message_id: already stored, nothing written"},
                          **_err_responses(400, 401, 403, 413, 415, 431, 503)})
     async def post_event(request: Request) -> Response:
@@ -216,7 +225,7 @@ def create_app(settings: Settings, store: Store, clock: Clock,
         return json_response({"message_id": str(ev.message_id), "status": "stored" if stored else "duplicate",
                               "duplicate": not stored}, 201 if stored else 200)
 
-    @app.post("/v1/batch", summary=f"Record up to {m.MAX_BATCH_EVENTS} alert events", openapi_extra=_body_doc(m.Batch),
+    @route("/v1/batch", "POST", summary=f"Record up to {m.MAX_BATCH_EVENTS} alert events", openapi_extra=_body_doc(m.Batch),
               responses={207: {"description": "Some events invalid: the valid ones are committed; see results"},
                          **_err_responses(400, 401, 403, 413, 415, 431, 503)})
     async def post_batch(request: Request) -> Response:
@@ -241,7 +250,7 @@ def create_app(settings: Settings, store: Store, clock: Clock,
                "results": results, "errors": errs}
         return json_response(out, 207 if errs else 200)
 
-    @app.post("/v1/goals", summary="Register a user's goal window", status_code=201, openapi_extra=_body_doc(m.Goal),
+    @route("/v1/goals", "POST", summary="Register a user's goal window", status_code=201, openapi_extra=_body_doc(m.Goal),
               responses={200: {"description": "Duplicate goal_id: already stored"},
                          **_err_responses(400, 401, 403, 413, 415, 431, 503)})
     async def post_goal(request: Request) -> Response:
@@ -256,8 +265,8 @@ def create_app(settings: Settings, store: Store, clock: Clock,
                            {"Retry-After": RETRY_AFTER_S}) from None
         return json_response({"goal_id": str(goal.goal_id), "duplicate": not stored}, 201 if stored else 200)
 
-    @app.get("/health", summary="Liveness and writer queue depth")
-    async def get_health() -> Response:
+    @route("/health", "GET", summary="Liveness and writer queue depth")
+    async def get_health(request: Request) -> Response:
         if health is not None:
             return json_response(health())
         return json_response({"ok": True, "writer_queue": store.pending(), "tracking_pending": coalescer.pending()})

@@ -84,7 +84,7 @@ def _metadata(v: Any) -> Any:
     if not isinstance(v, dict):
         raise ValueError("must be a JSON object")
     try:
-        text = json.dumps(v, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        text = _METADATA_ENCODER.encode(v)
         size = len(text.encode("utf-8"))
     except (ValueError, RecursionError):
         raise ValueError("must be plain JSON") from None
@@ -225,7 +225,7 @@ def errors(exc: ValidationError, index: int | None = None) -> list[dict[str, Any
 def parse_json(raw: bytes) -> Any:
     """A body -> its JSON value; ValueError says what is wrong (NaN and Infinity are not JSON)."""
     try:
-        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        return _DECODER.decode(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise ValueError("is not valid UTF-8") from None
     except (ValueError, RecursionError) as e:
@@ -234,6 +234,11 @@ def parse_json(raw: bytes) -> Any:
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
+
+
+# built once (json.loads / json.dumps with options build a decoder / an encoder on every call)
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+_METADATA_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def validate_event(body: Any, index: int | None = None) -> tuple[Event | None, list[dict[str, Any]]]:
