@@ -25,6 +25,8 @@ from pydantic import (
     field_validator,
 )
 
+from tablepulse_settings import parse_hhmm
+
 MAX_EVENT_BYTES = 64 * 1024          # one event / one goal request body
 MAX_BATCH_BYTES = 500 * 1024         # one batch request body
 MAX_BATCH_EVENTS = 500
@@ -105,10 +107,8 @@ def _day(v: Any) -> date:
 
 
 def _hhmm(v: Any) -> time:
-    if not isinstance(v, str) or len(v) != 5 or v[2] != ":":
-        raise ValueError("must be a time HH:MM")
     try:
-        return time.fromisoformat(v)
+        return time(*parse_hhmm(v))
     except ValueError:
         raise ValueError("must be a time HH:MM") from None
 
