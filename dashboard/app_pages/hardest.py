@@ -53,6 +53,8 @@ table = pd.DataFrame({
     "median_close_s": shown["km_median_s"].to_numpy(),
     "median_lo_min": (shown["km_median_lo_s"].where(shown["km_median_bound_s"].isna()) / 60).round(1).to_numpy(),
     "median_hi_min": (shown["km_median_hi_s"].where(shown["km_median_bound_s"].isna()) / 60).round(1).to_numpy(),
+    "median_lo": (shown["km_median_lo_s"].where(shown["km_median_bound_s"].isna())).map(fmt.duration).to_numpy(),
+    "median_hi": (shown["km_median_hi_s"].where(shown["km_median_bound_s"].isna())).map(fmt.duration).to_numpy(),
     "fully_booked_pct": (shown["fully_booked_share"] * 100).round(1).to_numpy(),
     "drops_trend": shown["trend_pct"].map(_arrow).to_numpy(),
     "drops": shown["drops"].to_numpy(),
@@ -73,8 +75,8 @@ event = st.dataframe(
         "median_close": st.column_config.TextColumn(
             "Median time-to-close", help="Kaplan-Meier median; 'under ...' where the polls were too far apart "
                                          "to resolve it (a median within two poll gaps)"),
-        "median_lo_min": st.column_config.NumberColumn("95% low", format="%.1f min"),
-        "median_hi_min": st.column_config.NumberColumn("95% high", format="%.1f min"),
+        "median_lo": st.column_config.TextColumn("95% low"), "median_hi": st.column_config.TextColumn("95% high"),
+        "median_lo_min": None, "median_hi_min": None,
         "fully_booked_pct": st.column_config.NumberColumn("Fully booked", format="%.1f%%",
                                                           help="Share of observed prime time with nothing open"),
         "drops_trend": st.column_config.TextColumn("Drops trend (7 d vs 7 before)"),

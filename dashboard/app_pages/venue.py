@@ -45,7 +45,7 @@ daily = guard.load(data.venue_daily, fv, "none")
 sm = summary.iloc[0] if len(summary) else None
 n_km = int(sm["n"]) if sm is not None else 0
 drops = int(sm["drops"]) if sm is not None else 0
-c1, c2, c3, c4 = st.columns(4)
+c1, c2, c3, c4 = st.columns([1, 1, 1.6, 1])   # the median may read 'under 2 h 00 min'
 c1.metric("Drops", f"{drops:,}")
 c2.metric("Drops / observed day", f"{sm['drops_per_day']:,.1f}" if sm is not None and pd.notna(sm["drops_per_day"]) else "—")
 c3.metric("Median time-to-close (KM)", fmt.duration_or_bound(sm["km_median_s"], sm["km_median_bound_s"])
@@ -78,7 +78,8 @@ else:
     heat = alt.Chart(hm).mark_rect().encode(
         x=alt.X("hour:O", title="hour of day (venue-local)", axis=alt.Axis(labelAngle=0)),
         y=alt.Y("weekday:O", sort=list(WEEKDAYS), title=None),
-        color=alt.Color("drops:Q", title="NEW_DROPs"),
+        color=alt.Color("drops:Q", title="NEW_DROPs", legend=alt.Legend(format=",d", tickMinStep=1),
+                        scale=alt.Scale(domainMin=0)),
         tooltip=[alt.Tooltip("weekday:N", title="weekday"), alt.Tooltip("hour:O", title="hour"),
                  alt.Tooltip("drops:Q", title="NEW_DROPs", format=",")])
     charts.show(heat, "NEW_DROPs by weekday and hour first seen (venue-local)", int(hm["drops"].sum()))
