@@ -95,7 +95,7 @@ def _meta(w: WeekData) -> tuple[list[str], list[str], float, int]:
     as_of = w.as_of.strftime("%Y-%m-%d %H:%M UTC") if w.as_of else "unknown"
     fresh = f"last trusted poll {as_of}; metrics aggregated through {w.last_day or 'unknown'}"
     partial = int(w.days["partial"].sum())
-    lines = [f"Market days {w.d0} to {w.d1} ({w.tz}); {len(w.days)} of 7 days aggregated, {partial} with an outage.",
+    lines = [f"Market days {w.d0} to {w.d1} ({w.tz}); {len(w.days)} of 7 days aggregated, {partial} not observed in full.",
              f"Data freshness: {fresh}.",
              f"Trusted polls: {fmt.pct(share)} of {polls:,} polls this week.",
              f"Minimum sample: {w.min_sample} (smaller samples are flagged thin and never ranked or headlined)."]
@@ -104,7 +104,7 @@ def _meta(w: WeekData) -> tuple[list[str], list[str], float, int]:
            f"{headlines.Z:g} standard errors (or {headlines.Z:g} x the spread of the previous weeks when "
            f"{headlines.MIN_HISTORY}+ exist); movers need a {tables.MOVER_MIN_POINTS:g}-point score change",
            f"Data freshness: {fresh}",
-           f"Trusted polls: {fmt.pct(share)} of {polls:,} polls in the week were trusted ({partial} outage day(s))"]
+           f"Trusted polls: {fmt.pct(share)} of {polls:,} polls in the week were trusted ({partial} day(s) not observed in full)"]
     return lines, csv, share, polls
 
 
@@ -126,7 +126,8 @@ def assemble(w: WeekData) -> Digest:
     if len(partial_days) or (polls and 1 - share >= QUALITY_UNTRUSTED_SHARE) or len(w.days) < 7:
         q = Section("quality", "Data quality note")
         for x in partial_days.to_dict("records"):
-            q.bullets.append(f"{fmt.long_day(x['metric_date'])} had an outage: {fmt.pct(x['trusted_share'])} of its "
+            q.bullets.append(f"{fmt.long_day(x['metric_date'])} was not observed in full (collection started or stopped "
+                             f"that day, or an outage): {fmt.pct(x['trusted_share'])} of its "
                              f"{int(x['polls_trusted'] + x['polls_untrusted']):,} polls were trusted and "
                              f"{fmt.num(x['excluded_s'] / 3600)} bucket-hours of observation were excluded. "
                              "Its counts are incomplete: read them as missing data, not as a quiet day.")
@@ -200,7 +201,7 @@ def assemble(w: WeekData) -> Digest:
         f"Headline tests: the sample must reach {w.min_sample}, and the effect must exceed {headlines.Z:g} standard "
         f"errors, widened to {headlines.Z:g} x the spread of the previous weeks' values when at least "
         f"{headlines.MIN_HISTORY} of them exist.",
-        "Every figure carries its sample size (n); outage days are flagged, never read as quiet days.",
+        "Every figure carries its sample size (n); days not observed in full (collection started or stopped, an outage) are flagged, never read as quiet days.",
     ]
     d.tables = [tables.headlines_table(hs)]
     sections.append(d)

@@ -31,7 +31,7 @@ def weekday_chart(w: WeekData, t: Table) -> Chart | None:
         return None
     rows = []
     for x in d.to_dict("records"):
-        label = fmt.day(x["metric_date"]) + (" (outage)" if x["partial"] else "")
+        label = fmt.day(x["metric_date"]) + (" (partial)" if x["partial"] else "")
         rows.append({"day": label, "order": str(x["metric_date"]), "bucket": "prime", "drops": int(x["prime_drops"])})
         rows.append({"day": label, "order": str(x["metric_date"]), "bucket": "off_peak",
                      "drops": int(x["off_peak_drops"])})

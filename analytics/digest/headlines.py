@@ -118,7 +118,7 @@ def day_extreme(w: WeekData, which: str) -> Headline:
     se = math.sqrt(a + b) if a + b > 0 else None
     text = f"{name} was the {which} day"
     detail = (f"{fmt.n(a)} drops on {fmt.day(top['metric_date'])} vs {fmt.n(b)} on the next {which} day "
-              f"({other}); {len(c)} complete days, n = {total:,} drops, outage days left out.")
+              f"({other}); {len(c)} complete days, n = {total:,} drops, partial days left out.")
     fail = None if len(c) >= MIN_COMPLETE_DAYS else f"only {len(c)} complete days (need {MIN_COMPLETE_DAYS})"
     return _headline(key, text, detail, total, w.min_sample, gap, None if se is None else Z * se,
                      f"{Z:g} Poisson standard errors of the gap", fail)

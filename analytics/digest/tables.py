@@ -91,13 +91,13 @@ def by_weekday(w: WeekData) -> Table:
     raw = _raw(d, cols)
     rows = [[fmt.day(x["metric_date"]), fmt.n(x["drops"]), fmt.n(x["prime_drops"]), fmt.n(x["off_peak_drops"]),
              fmt.n(x["release_drops"]), fmt.pct(x["trusted_share"]), fmt.n(x["polls_trusted"]),
-             "outage" if x["partial"] else ""] for x in raw.to_dict("records")]
+             "partial" if x["partial"] else ""] for x in raw.to_dict("records")]
     return Table("drops_by_weekday", "Drops by day",
                  ["Day", "Drops", "Prime", "Off-peak", "Releases", "Trusted polls", "Polls (n)", "Partial"],
                  rows, raw,
                  "NEW_DROPs (a slot that opened and was not in the bucket's baseline) observed per market-local day; "
                  "prime = the 19:00 bucket, off-peak = 15:00; releases = drops on a date that had just entered the "
-                 "booking window. Trusted polls = share of the day's polls that validated; an outage day (partial) "
+                 "booking window. Trusted polls = share of the day's polls that validated; a partial day (collection started or stopped, or an outage) "
                  "is incomplete, not quiet.",
                  f"n = {int(raw['drops'].sum()) if len(raw) else 0:,} drops over {len(raw)} days",
                  "digest_days.sql")
@@ -122,7 +122,7 @@ def by_hour(w: WeekData) -> Table:
     return Table("drops_by_hour", "Drops by hour of day",
                  ["Hour", "Drops", "Prime", "Share of week"], rows, raw,
                  "NEW_DROPs by the market-local hour in which the poll saw the slot open, summed over the week "
-                 "(all days, outage days included); share = the hour's part of the week's drops.",
+                 "(all days, partial days included); share = the hour's part of the week's drops.",
                  f"n = {total:,} drops", "dash_market_cells.sql")
 
 

@@ -53,7 +53,7 @@ info = {w: (d, p) for w, d, p in weeks}
 default = last_complete_week(datetime.now(UTC), s.timezone).label
 week = st.selectbox("ISO week (market-local days, Monday to Sunday)", labels,
                     index=labels.index(default) if default in labels else 0, key="week", bind="query-params",
-                    format_func=lambda w: f"{w} · {info[w][0]} of 7 days" + (f", {info[w][1]} with an outage"
+                    format_func=lambda w: f"{w} · {info[w][0]} of 7 days" + (f", {info[w][1]} not observed in full"
                                                                                if info[w][1] else ""))
 with st.spinner(f"Building the digest for {week}…"):
     try:

@@ -73,8 +73,8 @@ def test_drops_by_day_equal_market_daily_and_day_quality(md: str, sql: duckdb.Du
         assert r["Day"] == f"{d.strftime('%a %b')} {d.day}"
         assert (num(r["Drops"]), num(r["Prime"]), num(r["Off-peak"]), num(r["Releases"])) == (drops, prime, off, rel)
         assert num(r["Polls (n)"]) == trusted and close(r["Trusted polls"], 100 * share, 1)
-        assert (r["Partial"] == "outage") == partial
-    assert any(r["Partial"] == "outage" for r in rows)   # the synthetic outage day is flagged
+        assert (r["Partial"] == "partial") == partial
+    assert any(r["Partial"] == "partial" for r in rows)   # the synthetic outage day is flagged
 
 
 def test_drops_by_hour_equal_market_daily(md: str, sql: duckdb.DuckDBPyConnection) -> None:
