@@ -86,42 +86,43 @@ def sql(name: str) -> str:
     return (SQL_DIR / f"{name}.sql").read_text()
 
 
-def _run(cur: duckdb.DuckDBPyConnection, statement: str, table: str, rows: list[dict[str, Any]],
-         **params: Any) -> list[Any]:
-    cur.register(table, pa.Table.from_pylist(rows, schema=SCHEMAS[table]))
+def _run(cur: duckdb.DuckDBPyConnection, relation: str, rows: list[dict[str, Any]],
+         *statements: tuple[str, dict[str, Any]]) -> list[Any]:
+    """Register ROWS as the Arrow relation RELATION once, run each (statement, parameters) over it;
+    returns the last statement's rows."""
+    cur.register(relation, pa.Table.from_pylist(rows, schema=SCHEMAS[relation]))
     try:
-        return cur.execute(sql(statement), params).fetchall() if params else cur.execute(sql(statement)).fetchall()
+        out: list[Any] = []
+        for statement, params in statements:
+            out = cur.execute(sql(statement), params).fetchall() if params else cur.execute(sql(statement)).fetchall()
+        return out
     finally:
-        cur.unregister(table)
+        cur.unregister(relation)
+
+
+# The writes after the ledger and bucket state, in order: (relation, PollWrite field, statement)
+ROW_STEPS = (("new_events", "events", "events"), ("new_opened", "opened", "open_slots"),
+             ("new_baseline", "baseline", "baseline"), ("new_venue_dates", "venue_dates", "venue_dates"))
 
 
 def write_polls(cur: duckdb.DuckDBPyConnection, polls: list[PollWrite]) -> set[str]:
     """Write a batch of polls in the caller's transaction; returns the poll_ids already in the file
     (written before: nothing of them is written again)."""
     by_id = {p.poll_id: p for p in polls}   # a poll twice in one batch: once
-    new = {r[0] for r in _run(cur, "poll_ledger", "new_ledger", [p.ledger for p in by_id.values()])}
+    new = {r[0] for r in _run(cur, "new_ledger", [p.ledger for p in by_id.values()], ("poll_ledger", {}))}
     fresh = [p for p in by_id.values() if p.poll_id in new]
     if not fresh:
         return set(by_id) - new
-    _run(cur, "buckets_state", "new_buckets", [p.bucket for p in fresh])
-    events = [r for p in fresh for r in p.events]
-    if events:
-        _run(cur, "events", "new_events", events)
+    _run(cur, "new_buckets", [p.bucket for p in fresh], ("buckets_state", {}))
     ended = [r for p in fresh for r in p.ended]
-    if ended:
-        _run(cur, "intervals", "new_ended", ended)
+    if ended:   # stored as intervals, and taken out of open_slots (their date range prunes row groups)
         days: list[date] = [r["slot_date"] for r in ended]
-        _run(cur, "open_slots_end", "new_ended", ended, lo=min(days), hi=max(days))
-    opened = [r for p in fresh for r in p.opened]
-    if opened:
-        _run(cur, "open_slots", "new_opened", opened)
-    baseline = [r for p in fresh for r in p.baseline]
-    if baseline:
-        _run(cur, "baseline", "new_baseline", baseline)
-    venue_dates = [r for p in fresh for r in p.venue_dates]
-    if venue_dates:
-        _run(cur, "venue_dates", "new_venue_dates", venue_dates)
+        _run(cur, "new_ended", ended, ("intervals", {}), ("open_slots_end", {"lo": min(days), "hi": max(days)}))
+    for relation, attr, statement in ROW_STEPS:
+        rows = [r for p in fresh for r in getattr(p, attr)]
+        if rows:
+            _run(cur, relation, rows, (statement, {}))
     latest = {(r["provider"], r["venue_id"]): r for p in fresh for r in p.venues}   # an upsert takes a key once
     if latest:
-        _run(cur, "venues", "new_venues", list(latest.values()))
+        _run(cur, "new_venues", list(latest.values()), ("venues", {}))
     return set(by_id) - new
