@@ -35,7 +35,7 @@ def duration(v: Any) -> str:
 
 
 def duration_or_bound(v: Any, bound: Any) -> str:
-    """A time-to-close, or "under <bound>" where the polls cannot resolve it (time_to_close_bound in
+    """A time-to-close, or "under <bound>" where the polls cannot resolve it (km_median_bound_s of time_to_close in
     analytics/sql/measure_time_to_close.sql)."""
     return f"under {duration(bound)}" if not missing(bound) else duration(v)
 

@@ -17,6 +17,8 @@ from typing import Any
 
 import duckdb
 
+from analytics import turnbull
+
 SQL_DIR = Path(__file__).with_name("sql")
 
 
@@ -42,6 +44,8 @@ def _define_measures(con: duckdb.DuckDBPyConnection, stmt: str) -> None:
         return
     for stem, names in measures().items():
         if any(re.search(rf"\b{n}\(", code) for n in names):
+            if stem == "measure_time_to_close":
+                turnbull.register(con)          # the estimator's numeric step (analytics/turnbull.py)
             for part in split_statements(sql(stem)):
                 con.execute(part)
 

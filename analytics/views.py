@@ -177,7 +177,7 @@ def hist(con: duckdb.DuckDBPyConnection, f: Filters, split: str = "none") -> pd.
 
 def _over_hist(con: duckdb.DuckDBPyConnection, name: str, h: pd.DataFrame, **params: Any) -> pd.DataFrame:
     """Run NAME.sql over a histogram frame (registered as hist_frame for the one query)."""
-    con.register("hist_frame", h[["grp", "bin", "n_closed", "n_censored"]])
+    con.register("hist_frame", h[["grp", "bin", "lo_bin", "hi_bin", "n_closed", "n_censored"]])
     try:
         return _df(con, name, **params)
     finally:
@@ -195,8 +195,7 @@ def time_to_close(con: duckdb.DuckDBPyConnection, f: Filters, split: str = "none
     """Time-to-close per group (measure_time_to_close over ``hist``): n, the Kaplan-Meier median
     with its 95% interval, the bound to show when the polls cannot resolve it, the median of the
     closed drops alone."""
-    gap = run(con, "dash_poll_gap", d0=f.d0, d1=f.d1, dows=list(f.dows) or None).fetchone()
-    return _over_hist(con, "dash_time_to_close", hist(con, f, split), poll_gap_s=gap[0] if gap else None)
+    return _over_hist(con, "dash_time_to_close", hist(con, f, split))
 
 
 def venue_daily(con: duckdb.DuckDBPyConnection, f: Filters, split: str = "none") -> pd.DataFrame:

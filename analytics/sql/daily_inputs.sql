@@ -26,6 +26,7 @@
 --     is_censored    a known opening that ended without a (timely seen) booking: expired, censored,
 --                    or a close seen only across a longer gap; counted on the day its end was
 --                    recorded (ended_at), lasting at least censored_s = closed_lo - opened_hi
+--     opened_lo, opened_hi, closed_hi  the interval's bounds (slot_intervals)
 --     last_seen      closed_lo; a still-open slot's last sighting is its bucket's last trusted poll
 --     hour_local     local hour of opened_hi (the venue's zone, else <tz>)
 
@@ -85,7 +86,7 @@ WITH ended AS (
            coalesce(end_reason = 'closed' AND closed_hi IS NOT NULL, FALSE) AS is_closed,
            coalesce(end_reason = 'closed' AND closed_hi IS NOT NULL AND open_known AND close_known, FALSE) AS is_timed,
            coalesce(open_known AND end_reason IS NOT NULL AND (end_reason <> 'closed' OR NOT close_known), FALSE) AS is_censored,
-           opened_hi, closed_lo AS last_seen, closed_hi, coalesce(ended_at, closed_hi, closed_lo) AS ended_at,
+           opened_lo, opened_hi, closed_lo AS last_seen, closed_hi, coalesce(ended_at, closed_hi, closed_lo) AS ended_at,
            duration_s, CAST(hour(opened_local) AS SMALLINT) AS hour_local
     FROM (SELECT s.*, source IN ('drop', 'reopen') AND opened_lo IS NOT NULL
                       AND epoch(opened_hi) - epoch(opened_lo) <= $max_gap_s AS open_known,
@@ -103,7 +104,7 @@ WITH ended AS (
            o.source = 'drop' AS is_drop, coalesce(o.is_release, FALSE) AS is_release,
            FALSE AS is_closed, FALSE AS is_timed, FALSE AS is_censored,
            -- an open slot's last sighting is its bucket's last trusted poll (0009_open_slots_last_seen.sql)
-           o.opened_hi, coalesce(bk.last_trusted_at, o.opened_hi) AS last_seen, NULL::TIMESTAMP AS closed_hi,
+           o.opened_lo, o.opened_hi, coalesce(bk.last_trusted_at, o.opened_hi) AS last_seen, NULL::TIMESTAMP AS closed_hi,
            coalesce(bk.last_trusted_at, o.opened_hi) AS ended_at, NULL::DOUBLE AS duration_s,
            CAST(hour(timezone(coalesce(v.tz, $tz), timezone('UTC', o.opened_hi))) AS SMALLINT) AS hour_local
     FROM open_slots o

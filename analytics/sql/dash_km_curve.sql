@@ -1,7 +1,7 @@
 -- dash_km_curve: grain = one (group, duration bin) of a histogram frame the caller registered as
--- `hist_frame` (columns grp, bin, n_closed, n_censored: dash_hist.sql / dash_venue_hist.sql rows):
--- the Kaplan-Meier curve of measure_time_to_close (survival with its 95% band, the share of the
--- closed drops closed by the bin's end) for the dashboard's charts.
+-- `hist_frame` (columns grp, bin, lo_bin, hi_bin, n_closed, n_censored: dash_hist.sql /
+-- dash_venue_hist.sql rows): the survival curve of measure_time_to_close (Turnbull's, with its 95%
+-- band; at_risk; the share of the closed drops closed by the bin's end) for the dashboard's charts.
 SELECT grp, bin, lo_s, hi_s, n_closed AS closed, n_censored AS censored, at_risk,
        survival, survival_lo, survival_hi, closed_share AS cdf
 FROM km_curve(hist_frame)

@@ -2,9 +2,8 @@
 -- ranking (and the digest's, and Venue detail's figures) for any filtered slice, from the
 -- mergeable per-day tables (never raw events). The measures are the shared definitions:
 --   drops_per_day       per_day(drops, days of day_quality in the filtered days)  (measure_rates)
---   km_median_s, km_median_lo_s, km_median_hi_s  time_to_close over the merged venue_daily_hist
---                       (measure_time_to_close); km_median_bound_s: time_to_close_bound at the
---                       median poll gap of the filtered days (NULL: the median is resolved)
+--   km_median_s, km_median_lo_s, km_median_hi_s, km_median_bound_s  time_to_close over the merged
+--                       venue_daily_hist (measure_time_to_close; bound NULL: the median is resolved)
 --   fully_booked_share  fully_booked_share(fully_booked_s, observed_s)            (measure_rates)
 --   trend_pct           trend_pct: drops per day with a row, the last 7 days of the range vs the
 --                       7 before                                                  (measure_rates)
@@ -17,7 +16,7 @@
 -- $time_bucket ('prime' | 'off_peak'); $parties (party sizes); $dows (ISO weekday 1=Mon..7=Sun of
 -- metric_date).
 WITH days AS (
-    SELECT count(*) AS n_days, median(median_gap_s) AS poll_gap_s FROM day_quality
+    SELECT count(*) AS n_days FROM day_quality
     WHERE metric_date BETWEEN $d0 AND $d1 AND ($dows IS NULL OR list_contains($dows, isodow(metric_date)))
 ), slice AS (
     SELECT vd.* FROM venue_daily vd
@@ -41,7 +40,7 @@ WITH days AS (
            bool_or(partial) AS partial
     FROM slice GROUP BY venue_id
 ), hist AS (
-    SELECT h.venue_id AS grp, h.bin, sum(h.n_closed) AS n_closed, sum(h.n_censored) AS n_censored
+    SELECT h.venue_id AS grp, h.bin, h.lo_bin, h.hi_bin, sum(h.n_closed) AS n_closed, sum(h.n_censored) AS n_censored
     FROM venue_daily_hist h
     LEFT JOIN venues v ON v.provider = h.provider AND v.venue_id = h.venue_id
     WHERE h.metric_date BETWEEN $d0 AND $d1
@@ -52,14 +51,14 @@ WITH days AS (
       AND ($dows IS NULL OR list_contains($dows, isodow(h.metric_date)))
     GROUP BY ALL
 ), km AS (
-    SELECT grp AS venue_id, km_median_s, km_median_lo_s, km_median_hi_s FROM time_to_close(hist)
+    SELECT grp AS venue_id, km_median_s, km_median_lo_s, km_median_hi_s, km_median_bound_s FROM time_to_close(hist)
 ), rows AS (
     SELECT 'slice' AS peer_group, a.venue_id,
            coalesce(v.name, 'venue ' || a.venue_id::VARCHAR) AS venue,
            coalesce(v.neighborhood, '(unknown)') AS neighborhood, v.price_range,
            a.drops, per_day(a.drops, d.n_days) AS drops_per_day,
            km.km_median_s, km.km_median_lo_s, km.km_median_hi_s,
-           time_to_close_bound(km.km_median_s, d.poll_gap_s) AS km_median_bound_s, a.mean_close_s,
+           km.km_median_bound_s, a.mean_close_s,
            fully_booked_share(a.fully_booked_s, a.observed_s) AS fully_booked_share,
            a.release_drops, a.cancel_drops,
            CASE WHEN a.days_last7 > 0 THEN a.drops_last7 END AS drops_last7,

@@ -1,6 +1,7 @@
 -- dash_venue_hist: one row per (group, log-spaced duration bin) of ONE venue's merged
 -- time-to-close histogram (venue_daily_hist; $venue_id required; the market-wide one is dash_hist)
--- under the filters: n_closed at their point duration, n_censored at their known-open time;
+-- under the filters: n_closed at their point duration, n_censored at their known-open time, split
+-- by the bounds' bins (lo_bin, hi_bin: measure_time_to_close);
 -- lo_s/hi_s from duration_bins. grp follows $split: 'time_bucket' |
 -- 'party_size' | 'neighborhood' | 'price_range' | 'none' (a CASE on a parameter, not an identifier).
 -- Shared filters (NULL = all): metric_date (market-local day the transition was observed) in
@@ -13,7 +14,7 @@ SELECT CASE $split
            WHEN 'neighborhood' THEN coalesce(v.neighborhood, '(unknown)')
            WHEN 'price_range'  THEN coalesce(repeat('$', v.price_range), '(unknown)')
            ELSE 'all' END AS grp,
-       vd.bin, any_value(b.lo_s) AS lo_s, any_value(b.hi_s) AS hi_s,
+       vd.bin, vd.lo_bin, vd.hi_bin, any_value(b.lo_s) AS lo_s, any_value(b.hi_s) AS hi_s,
        sum(vd.n_closed)::BIGINT AS n_closed, sum(vd.n_censored)::BIGINT AS n_censored
 FROM venue_daily_hist vd
 JOIN duration_bins b ON b.bin = vd.bin
@@ -25,4 +26,4 @@ WHERE vd.venue_id = $venue_id AND vd.metric_date BETWEEN $d0 AND $d1
       AND ($parties IS NULL OR list_contains($parties, vd.party_size))
       AND ($dows IS NULL OR list_contains($dows, isodow(vd.metric_date)))
 GROUP BY ALL
-ORDER BY grp, vd.bin;
+ORDER BY grp, vd.bin, vd.lo_bin, vd.hi_bin;

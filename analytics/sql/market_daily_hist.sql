@@ -7,7 +7,7 @@ DELETE FROM market_daily_hist WHERE metric_date >= $d0 AND metric_date < $d1;
 
 INSERT INTO market_daily_hist BY NAME
 SELECT h.metric_date, h.time_bucket, h.party_size, coalesce(v.neighborhood, '(unknown)') AS neighborhood,
-       v.price_range, h.bin, sum(h.n_closed) AS n_closed, sum(h.n_censored) AS n_censored, sum(h.sum_s) AS sum_s
+       v.price_range, h.bin, h.lo_bin, h.hi_bin, sum(h.n_closed) AS n_closed, sum(h.n_censored) AS n_censored, sum(h.sum_s) AS sum_s
 FROM venue_daily_hist h
 LEFT JOIN venues v ON v.provider = h.provider AND v.venue_id = h.venue_id
 WHERE h.metric_date >= $d0 AND h.metric_date < $d1

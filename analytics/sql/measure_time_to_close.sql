@@ -2,101 +2,115 @@
 -- figure of "how long a table stays open" comes from here: the nightly rolling tables, the
 -- dashboard's rankings, venue and distribution pages, the digest.
 --
+-- A duration is never seen exactly: the polls bracket it. A timed close lasted between
+-- L = closed_lo - opened_hi (seen open that long) and R = closed_hi - opened_lo (gone by then); a
+-- censored interval (expired, still open, a close seen only across a long gap) lasted at least L.
+-- Over hourly polls [L, R] is two hours wide, over 30-second polls a minute.
+--
 -- duration_bin(seconds): the fixed log-spaced bin of a duration (20 per decade, duration_bins in
---   0002): 0 below 1 s, else floor(20 log10 d) + 1, at most 141. Per-day histograms
---   (venue_daily_hist, market_daily_hist) keep the sample in these bins, so it merges over any days
---   and filters.
+--   0002): 0 below 1 s, else floor(20 log10 d) + 1, at most 141. The per-day histograms
+--   (venue_daily_hist, market_daily_hist) keep each interval as (bin of its point duration, lo_bin
+--   = bin of L, hi_bin = bin of R; a censored one at lo_bin only), so they merge over any days and
+--   filters.
 --
--- km_curve(hist): grain = one (grp, bin) with any count. `hist` names a relation with one row per
---   (grp, bin) and columns grp (any type: the group, e.g. a venue or a struct), bin, n_closed
---   (closed at a point duration in the bin: the event) and n_censored (known to have lasted at
---   least a duration in the bin: expired or censored). Kaplan-Meier in life-table form: at_risk = intervals not gone before the bin;
---   n_eff = at_risk - censored / 2 (a censored interval is at risk for half its bin); survival
---   S = prod (1 - closed / n_eff) (0 from the first bin where closed >= n_eff); Greenwood
---   variance S^2 sum closed / (n_eff (n_eff - closed)); survival_lo / survival_hi = S -/+ 1.96 SE,
---   clipped to [0, 1]; closed_share = the empirical CDF of the closed point durations alone.
+-- time_to_close(hist): grain = one grp. `hist` names a relation with columns grp (any type), bin,
+--   lo_bin, hi_bin, n_closed, n_censored (the per-day histograms' rows, summed or not).
+--   n, n_closed, n_censored   the sample (closed + censored intervals)
+--   km_median_s               the median of Turnbull's estimate: the Kaplan-Meier generalised to
+--                             interval-censored durations, so coarse and fine polls combine (each
+--                             interval weighs where the others place the mass), in
+--                             analytics/turnbull.py, registered as turnbull_fit
+--   km_median_lo_s, _hi_s     its 95% interval (quantiles at 1/2 -/+ 1.96 sqrt(1/4n))
+--   resolution_s              how finely the polls place the median (turnbull.summarize)
+--   km_median_bound_s         what to show instead of the median when the polls cannot resolve it:
+--                             the polls around it must be at most an eighth of it apart
+--                             (resolution_s <= median / 8). Bracketing alone then leaves +-12.5%,
+--                             and the rest of a reader's +-25% covers what coarse polls do to the
+--                             estimate itself: over hourly polls a slot booked in the last hour before
+--                             the expiry guard reads as expired (censored), and since bookings crowd
+--                             towards the slot's time, a median of hours reads 30-60% long even at a
+--                             quarter. Otherwise the bound: "under" the median of the intervals'
+--                             upper ends R (a censored one has none), which the true median cannot
+--                             exceed (half the timed tables were certainly gone by then).
+--                             NULL = resolved.
+--                             An unresolved median with no such bound (most intervals censored) is
+--                             not shown at all (km_median_s NULL).
+--   median_close_s            the median of the closed point durations (first absent - first seen)
+--                             alone, log-linear in its bin: what the intervals read without their
+--                             bounds (a hidden column for comparison, never the headline)
 --
--- time_to_close(hist): grain = one grp. n (closed + censored: the sample), n_closed, n_censored;
---   km_median_s = where S first falls to 0.5 (1e-9 tolerance: S is exp of a sum of logs),
---   log-linear inside the crossing bin (linear in bin 0, which starts at 0 s); km_median_lo_s /
---   km_median_hi_s = the same crossing of survival_lo / survival_hi (the 95% interval of the
---   median); median_close_s = the median of the closed point durations alone, interpolated the same
---   way. NULL where a curve never reaches 0.5. Every figure is rounded to the microsecond.
---
--- time_to_close_bound(median_s, poll_gap_s): what to show instead of a median the polls cannot
---   resolve. Durations are measured between polls: an interval seen in a single poll reads as about
---   one gap whatever its truth (anything from 0 to two gaps), so a median within two poll gaps
---   (poll_gap_s: the median gap between trusted polls over the days behind it, day_quality) says
---   only "under two gaps": the bound 2 x poll_gap_s, shown as "under ..."; NULL when the median is
---   resolved (or unknown).
+-- km_curve(hist): grain = one (grp, bin) with fitted mass or closed intervals: Turnbull's survival
+--   (1 - the estimate's CDF at the bin's end) with a 95% band (+-1.96 sqrt(S(1-S)/n)), at_risk =
+--   n x the survival before the bin, and closed_share, the empirical CDF of the closed point
+--   durations alone (the drop-duration histogram's curve).
 
 CREATE OR REPLACE TEMP MACRO duration_bin(seconds) AS
     CAST(CASE WHEN seconds < 1 THEN 0 ELSE least(141, floor(20 * log10(seconds)) + 1) END AS SMALLINT);
 
-CREATE OR REPLACE TEMP MACRO km_curve(hist) AS TABLE
-WITH cells AS (
-    SELECT grp, bin, n_closed::DOUBLE AS closed, n_censored::DOUBLE AS censored
-    FROM query_table(hist) WHERE n_closed + n_censored > 0
-), totals AS (
-    SELECT grp, sum(closed + censored) AS intervals, sum(closed) AS closed_total FROM cells GROUP BY grp
-), counted AS (
-    SELECT c.*, t.closed_total,
-           t.intervals - sum(c.closed + c.censored) OVER through AS at_risk_after,
-           sum(c.closed) OVER through AS closed_through
-    FROM cells c JOIN totals t ON t.grp IS NOT DISTINCT FROM c.grp
-    WINDOW through AS (PARTITION BY c.grp ORDER BY c.bin ROWS UNBOUNDED PRECEDING)
-), terms AS (
-    SELECT *, at_risk_after + closed + censored AS at_risk,
-           at_risk_after + closed + censored / 2 AS n_eff,
-           CAST(n_eff > 0 AND closed >= n_eff AS INTEGER) AS dies_out,
-           CASE WHEN n_eff > 0 AND closed < n_eff THEN ln(1 - closed / n_eff) ELSE 0 END AS log_step,
-           CASE WHEN n_eff > 0 AND n_eff > closed THEN closed / (n_eff * (n_eff - closed)) ELSE 0 END AS greenwood_step
-    FROM counted
-), running AS (
-    SELECT *, sum(dies_out) OVER through AS died_through, sum(log_step) OVER through AS log_through,
-           sum(greenwood_step) OVER through AS greenwood_through
-    FROM terms WINDOW through AS (PARTITION BY grp ORDER BY bin ROWS UNBOUNDED PRECEDING)
-), curve AS (          -- the curve at the end of this bin and of the one before (1 before any)
-    SELECT *,
-           CASE WHEN died_through > 0 THEN 0.0 ELSE exp(log_through) END AS survival,
-           sqrt(greenwood_through) AS rel_se,
-           CASE WHEN died_through - dies_out > 0 THEN 0.0 ELSE exp(log_through - log_step) END AS survival_prev,
-           sqrt(greatest(0.0, greenwood_through - greenwood_step)) AS rel_se_prev
-    FROM running
-)
-SELECT c.grp, c.bin, b.lo_s, b.hi_s, c.closed AS n_closed, c.censored AS n_censored, c.at_risk,
-       c.survival, c.survival_prev,
-       greatest(0.0, c.survival - 1.96 * c.survival * c.rel_se) AS survival_lo,
-       least(1.0, c.survival + 1.96 * c.survival * c.rel_se) AS survival_hi,
-       greatest(0.0, c.survival_prev - 1.96 * c.survival_prev * c.rel_se_prev) AS survival_lo_prev,
-       least(1.0, c.survival_prev + 1.96 * c.survival_prev * c.rel_se_prev) AS survival_hi_prev,
-       c.closed_through / nullif(c.closed_total, 0) AS closed_share,
-       c.closed_through, c.closed_total
-FROM curve c JOIN duration_bins b ON b.bin = c.bin;
-
-CREATE OR REPLACE TEMP MACRO median_crossing(prev, cur, lo_s, hi_s, clamp_bin0) AS
-    CASE WHEN lo_s <= 0 THEN CASE WHEN clamp_bin0 THEN greatest(0.0, least(1.0, (prev - 0.5) / (prev - cur)))
-                                  ELSE (prev - 0.5) / (prev - cur) END
-         ELSE lo_s * pow(hi_s / lo_s, greatest(0.0, least(1.0, (prev - 0.5) / (prev - cur)))) END;
-
 CREATE OR REPLACE TEMP MACRO time_to_close(hist) AS TABLE
-WITH curve AS (SELECT * FROM km_curve(hist))
--- rounded to the microsecond (durations are whole microseconds): the window sums behind the curve
--- may run in any order, and identical histograms must still give identical medians (ranking ties)
-SELECT grp,
-       CAST(sum(n_closed + n_censored) AS BIGINT) AS n,
-       CAST(sum(n_closed) AS BIGINT) AS n_closed,
-       CAST(sum(n_censored) AS BIGINT) AS n_censored,
-       round(arg_min(median_crossing(survival_prev, survival, lo_s, hi_s, TRUE), bin)
-             FILTER (WHERE survival <= 0.5 + 1e-9), 6) AS km_median_s,
-       round(arg_min(median_crossing(survival_lo_prev, survival_lo, lo_s, hi_s, FALSE), bin)
-             FILTER (WHERE survival_lo <= 0.5 + 1e-9), 6) AS km_median_lo_s,
-       round(arg_min(median_crossing(survival_hi_prev, survival_hi, lo_s, hi_s, FALSE), bin)
-             FILTER (WHERE survival_hi <= 0.5 + 1e-9), 6) AS km_median_hi_s,
-       round(arg_min(CASE WHEN lo_s <= 0 THEN (closed_total / 2 - (closed_through - n_closed)) / n_closed
-                          ELSE lo_s * pow(hi_s / lo_s, (closed_total / 2 - (closed_through - n_closed)) / n_closed) END, bin)
-             FILTER (WHERE n_closed > 0 AND closed_through >= closed_total / 2), 6) AS median_close_s
-FROM curve GROUP BY grp;
+WITH bounds AS (
+    SELECT grp, CAST(lo_bin AS SMALLINT) AS lo_bin, CAST(hi_bin AS SMALLINT) AS hi_bin,
+           sum(n_closed)::BIGINT AS n_closed, sum(n_censored)::BIGINT AS n_censored
+    FROM query_table(hist) GROUP BY ALL HAVING sum(n_closed) + sum(n_censored) > 0
+), fitted AS (
+    SELECT grp, sum(n_closed + n_censored) AS n, sum(n_closed) AS n_closed, sum(n_censored) AS n_censored,
+           turnbull_fit(list(lo_bin), list(hi_bin), list(n_closed), list(n_censored)) AS fit
+    FROM bounds GROUP BY grp
+), points AS (         -- the closed point durations per bin, counted through each bin
+    SELECT grp, bin, n_closed, sum(n_closed) OVER (PARTITION BY grp ORDER BY bin) AS through,
+           sum(n_closed) OVER (PARTITION BY grp) AS total
+    FROM (SELECT grp, bin, sum(n_closed)::DOUBLE AS n_closed FROM query_table(hist) GROUP BY ALL)
+    WHERE n_closed > 0
+), point_median AS (
+    SELECT p.grp,
+           arg_min(CASE WHEN b.lo_s <= 0 THEN (p.total / 2 - (p.through - p.n_closed)) / p.n_closed
+                        ELSE b.lo_s * pow(b.hi_s / b.lo_s, (p.total / 2 - (p.through - p.n_closed)) / p.n_closed) END,
+                   p.bin) FILTER (WHERE p.through >= p.total / 2) AS median_close_s
+    FROM points p JOIN duration_bins b ON b.bin = p.bin GROUP BY p.grp
+), judged AS (
+    SELECT f.*, coalesce(f.fit.resolution_s * 8 <= f.fit.median_s, FALSE) AS resolved
+    FROM fitted f
+)
+-- rounded to the microsecond (durations are whole microseconds): identical histograms must give
+-- identical figures (ranking ties) whatever order the sums ran in
+SELECT j.grp, CAST(j.n AS BIGINT) AS n, CAST(j.n_closed AS BIGINT) AS n_closed, CAST(j.n_censored AS BIGINT) AS n_censored,
+       round(CASE WHEN j.resolved OR j.fit.bound_s IS NOT NULL THEN j.fit.median_s END, 6) AS km_median_s,
+       round(j.fit.median_lo_s, 6) AS km_median_lo_s, round(j.fit.median_hi_s, 6) AS km_median_hi_s,
+       round(CASE WHEN NOT j.resolved THEN j.fit.bound_s END, 6) AS km_median_bound_s,
+       round(j.fit.resolution_s, 6) AS resolution_s,
+       round(m.median_close_s, 6) AS median_close_s
+FROM judged j LEFT JOIN point_median m ON m.grp IS NOT DISTINCT FROM j.grp;
 
-CREATE OR REPLACE TEMP MACRO time_to_close_bound(median_s, poll_gap_s) AS
-    CASE WHEN median_s <= 2 * poll_gap_s THEN 2 * poll_gap_s END;
+CREATE OR REPLACE TEMP MACRO km_curve(hist) AS TABLE
+WITH bounds AS (
+    SELECT grp, CAST(lo_bin AS SMALLINT) AS lo_bin, CAST(hi_bin AS SMALLINT) AS hi_bin,
+           sum(n_closed)::BIGINT AS n_closed, sum(n_censored)::BIGINT AS n_censored
+    FROM query_table(hist) GROUP BY ALL HAVING sum(n_closed) + sum(n_censored) > 0
+), fitted AS (
+    SELECT grp, sum(n_closed + n_censored)::DOUBLE AS n,
+           turnbull_curve(list(lo_bin), list(hi_bin), list(n_closed), list(n_censored)) AS curve
+    FROM bounds GROUP BY grp
+), mass AS (
+    SELECT grp, n, cell.bin AS bin, cell.mass AS mass FROM (SELECT grp, n, unnest(curve) AS cell FROM fitted)
+), points AS (
+    SELECT grp, bin, sum(n_closed)::DOUBLE AS closed, sum(n_censored)::DOUBLE AS censored
+    FROM query_table(hist) GROUP BY ALL
+), cells AS (
+    SELECT coalesce(m.grp, p.grp) AS grp, coalesce(m.bin, p.bin) AS bin, coalesce(m.mass, 0.0) AS mass,
+           coalesce(p.closed, 0.0) AS closed, coalesce(p.censored, 0.0) AS censored
+    FROM mass m FULL JOIN points p ON p.grp IS NOT DISTINCT FROM m.grp AND p.bin = m.bin
+    WHERE coalesce(m.mass, 0) > 0 OR coalesce(p.closed, 0) > 0
+), running AS (
+    SELECT c.*, n.n,
+           greatest(0.0, 1 - sum(c.mass) OVER through) AS survival,
+           greatest(0.0, 1 - sum(c.mass) OVER through + c.mass) AS survival_prev,
+           sum(c.closed) OVER through / nullif(sum(c.closed) OVER (PARTITION BY c.grp), 0) AS closed_share
+    FROM cells c JOIN (SELECT grp, any_value(n) AS n FROM mass GROUP BY grp) n ON n.grp IS NOT DISTINCT FROM c.grp
+    WINDOW through AS (PARTITION BY c.grp ORDER BY c.bin ROWS UNBOUNDED PRECEDING)
+)
+SELECT r.grp, r.bin, b.lo_s, b.hi_s, r.closed AS n_closed, r.censored AS n_censored, r.n * r.survival_prev AS at_risk,
+       r.survival, r.survival_prev,
+       greatest(0.0, r.survival - 1.96 * sqrt(r.survival * (1 - r.survival) / r.n)) AS survival_lo,
+       least(1.0, r.survival + 1.96 * sqrt(r.survival * (1 - r.survival) / r.n)) AS survival_hi,
+       r.closed_share
+FROM running r JOIN duration_bins b ON b.bin = r.bin;

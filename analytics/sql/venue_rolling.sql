@@ -8,8 +8,8 @@
 --                  volatility_cv, trend_pct, trend: measure_rates.sql, over the venue's days with a
 --                  row (drops_last7 / drops_prev7: as_of-6..as_of / as_of-13..as_of-7, NULL when the
 --                  venue has no row there)
---   km_median_s, km_median_lo_s, km_median_hi_s, median_close_s: measure_time_to_close.sql over the
---                  window's merged venue_daily_hist
+--   km_median_s, km_median_lo_s, km_median_hi_s, km_median_bound_s, median_close_s:
+--                  measure_time_to_close.sql over the window's merged venue_daily_hist
 --   mean_close_s   sum_close_s / closed_timed
 --   n = closed_timed + censored (the Kaplan-Meier sample); thin = n < <min_sample>
 --   scarcity_score, scarcity_rank: measure_scarcity.sql among the venues of the same as_of, window
@@ -40,7 +40,7 @@ WITH venue_days AS (   -- one row per venue, day and time bucket (incl. 'all'), 
     FROM venue_days d JOIN rolling_windows w ON d.metric_date BETWEEN w.window_start AND w.as_of
     GROUP BY ALL
 ), bucket_hist AS (   -- the merged histogram of each window per time bucket, party sizes summed
-    SELECT provider, venue_id, time_bucket, bin,
+    SELECT provider, venue_id, time_bucket, bin, lo_bin, hi_bin,
            coalesce(sum(n_closed) FILTER (WHERE metric_date > CAST($as_of AS DATE) - 7), 0) AS closed_7,
            coalesce(sum(n_censored) FILTER (WHERE metric_date > CAST($as_of AS DATE) - 7), 0) AS censored_7,
            sum(n_closed) AS closed_14, sum(n_censored) AS censored_14
@@ -50,26 +50,26 @@ WITH venue_days AS (   -- one row per venue, day and time bucket (incl. 'all'), 
 ), window_hist AS (    -- ... and for both time buckets ('all')
     SELECT * FROM bucket_hist
     UNION ALL
-    SELECT provider, venue_id, 'all', bin, sum(closed_7), sum(censored_7), sum(closed_14), sum(censored_14)
-    FROM bucket_hist GROUP BY provider, venue_id, bin
+    SELECT provider, venue_id, 'all', bin, lo_bin, hi_bin, sum(closed_7), sum(censored_7), sum(closed_14), sum(censored_14)
+    FROM bucket_hist GROUP BY provider, venue_id, bin, lo_bin, hi_bin
 ), groups AS (         -- one number per (window, venue, time bucket): the estimate's group
     SELECT window_days, provider, venue_id, time_bucket, row_number() OVER () AS grp
     FROM (SELECT DISTINCT provider, venue_id, time_bucket FROM window_hist),
          (VALUES (CAST(7 AS SMALLINT)), (CAST(14 AS SMALLINT))) w(window_days)
 ), hist AS (
-    SELECT g.grp, h.bin, CASE g.window_days WHEN 7 THEN h.closed_7 ELSE h.closed_14 END AS n_closed,
+    SELECT g.grp, h.bin, h.lo_bin, h.hi_bin, CASE g.window_days WHEN 7 THEN h.closed_7 ELSE h.closed_14 END AS n_closed,
            CASE g.window_days WHEN 7 THEN h.censored_7 ELSE h.censored_14 END AS n_censored
     FROM window_hist h JOIN groups g USING (provider, venue_id, time_bucket)
 ), km AS (
     SELECT g.window_days, g.provider, g.venue_id, g.time_bucket,
-           t.km_median_s, t.km_median_lo_s, t.km_median_hi_s, t.median_close_s
+           t.km_median_s, t.km_median_lo_s, t.km_median_hi_s, t.km_median_bound_s, t.median_close_s
     FROM time_to_close(hist) t JOIN groups g USING (grp)
 ), rows AS (
     SELECT {'window_days': w.window_days, 'time_bucket': w.time_bucket} AS peer_group,
            w.*, per_day(w.drops, w.days_observed) AS drops_per_day,
            release_share(w.release_drops, w.drops) AS release_share,
            fully_booked_share(w.fully_booked_s, w.observed_s) AS fully_booked_share,
-           km.km_median_s, km.km_median_lo_s, km.km_median_hi_s, km.median_close_s,
+           km.km_median_s, km.km_median_lo_s, km.km_median_hi_s, km.km_median_bound_s, km.median_close_s,
            w.sum_close_s / nullif(w.closed_timed, 0) AS mean_close_s,
            CASE WHEN w.days_last7 > 0 THEN w.drops_last7 END AS drops_last7_kept,
            CASE WHEN w.days_prev7 > 0 THEN w.drops_prev7 END AS drops_prev7_kept,

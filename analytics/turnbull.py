@@ -1,0 +1,258 @@
+"""Turnbull's estimator of a time-to-close distribution from interval-censored durations.
+
+A slot's duration is never seen exactly: the polls bracket it between L (it was seen open that
+long) and R (it was gone by then), and a slot that left without a booking only says "at least L".
+Over hourly polls [L, R] is an hour wide; over 30-second polls it is a minute. Turnbull's
+nonparametric maximum-likelihood estimate uses each interval for exactly what it says, so coarse
+and fine observations combine: an hour-wide interval adds its weight where the fine intervals put
+the mass, instead of reading as "about an hour".
+
+The durations are binned on the fixed log grid of measure_time_to_close.sql (duration_bin: bin 0 is
+[0, 1 s), then 20 bins per decade); an observation is the inclusive bin range [lo, hi] its duration
+lies in (hi = LAST_BIN: at least lo, no upper bound). The estimate is a probability per bin, found by
+the self-consistency (EM) iteration
+
+    p_j <- p_j * sum over intervals i containing j of n_i / P_i,  divided by N,
+    P_i  = sum of p over the bins of interval i,
+
+which converges to the NPMLE. Two facts keep it cheap enough for every venue of a dashboard slice at
+once: the mass lives only on the *innermost intervals* (a left end followed by a right end with no
+end between them; every other bin gets 0), and both sums of the update are differences of prefix
+sums over those bins, so one iteration costs O(intervals + support) for all groups together.
+
+Where the polls cannot place the mass inside an innermost interval, the estimate cannot either: the
+split inside one innermost interval is arbitrary (the EM keeps its starting split, uniform per bin).
+``median`` therefore returns the whole innermost interval the median falls in, from which
+measure_time_to_close shows a number only when it is narrow, else the bound.
+
+This is the one numeric step of the metrics outside SQL: DuckDB has no loop but a recursive CTE, and
+an iteration there costs a join and a window over every support cell (measured in
+docs/benchmarks.md). It is registered on each connection as the scalar function ``turnbull_fit``
+(lists of one group's observations in, one struct out) and called only from
+measure_time_to_close.sql. tests/analytics/test_turnbull.py checks it against a plain EM.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+LAST_BIN = 141               # duration_bin's top bin; an observation ending here has no upper bound
+N_BINS = LAST_BIN + 1
+TOL = 1e-5                   # stop when no bin's mass moves by more than this in an iteration...
+MAX_ITER = 2000              # ...or after this many iterations
+RESOLVING_N = 10             # closed intervals that must place the median (summarize: resolution_s)
+
+
+def bin_edges() -> tuple[np.ndarray, np.ndarray]:
+    """[lo_s, hi_s) of every bin, as duration_bins in migration 0002 defines them."""
+    b = np.arange(N_BINS, dtype=float)
+    lo = np.where(b == 0, 0.0, 10 ** ((b - 1) / 20))
+    hi = 10 ** (b / 20)
+    hi[LAST_BIN] = np.inf
+    return lo, hi
+
+
+def support(group: np.ndarray, lo: np.ndarray, hi: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """The bins of each group's innermost intervals, as (group, bin) pairs sorted by group then bin,
+    and the innermost interval (its first bin) each belongs to."""
+    is_l = np.zeros((n_groups, N_BINS), dtype=bool)
+    is_r = np.zeros((n_groups, N_BINS), dtype=bool)
+    is_l[group, lo] = True
+    is_r[group, hi] = True
+    idx = np.arange(N_BINS)
+    last_l = np.maximum.accumulate(np.where(is_l, idx, -1), axis=1)          # nearest left end at or before
+    first_r = np.minimum.accumulate(np.where(is_r, idx, N_BINS)[:, ::-1], axis=1)[:, ::-1]  # right end at or after
+    rows = np.arange(n_groups)[:, None]
+    ok = (last_l >= 0) & (first_r < N_BINS)
+    l_safe, r_safe = np.clip(last_l, 0, N_BINS - 1), np.clip(first_r, 0, N_BINS - 1)
+    # j is inside [l, r] = [last_l(j), first_r(j)] when no right end lies in [l, j) and no left end in (j, r]
+    ok &= (first_r[rows, l_safe] == first_r) & (last_l[rows, r_safe] == last_l)
+    g, b = np.nonzero(ok)
+    return np.stack([g, b]), last_l[g, b]
+
+
+def fit(group: np.ndarray, lo: np.ndarray, hi: np.ndarray, n: np.ndarray,
+        n_groups: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Turnbull's NPMLE per group. Observations: ``n[i]`` durations of group ``group[i]`` in bins
+    ``lo[i]..hi[i]`` (hi = LAST_BIN: right-censored at lo). Returns (cells, interval, mass): cells =
+    (group, bin) pairs of the support sorted by group and bin, interval = the first bin of the
+    innermost interval each cell belongs to, mass = each cell's probability (1 per group in all)."""
+    group, lo, hi = (np.asarray(a, dtype=np.int64) for a in (group, lo, hi))
+    n = np.asarray(n, dtype=float)
+    keep = n > 0
+    group, lo, hi, n = group[keep], lo[keep], hi[keep], n[keep]
+    if (lo > hi).any() or (lo < 0).any() or (hi > LAST_BIN).any():
+        raise ValueError("each observation needs 0 <= lo <= hi <= LAST_BIN")
+    cells, interval = support(group, lo, hi, n_groups)
+    key = cells[0] * N_BINS + cells[1]
+    # each observation covers the support cells [first, last) of its group between its bins
+    first = np.searchsorted(key, group * N_BINS + lo, side="left")
+    last = np.searchsorted(key, group * N_BINS + hi, side="right")
+    total = np.bincount(group, weights=n, minlength=n_groups)
+    cell_group = cells[0]
+    p = np.ones(len(key)) / np.bincount(cell_group, minlength=n_groups)[cell_group]
+    if not len(p):
+        return cells, interval, p
+    # each group stops on its own (frozen once no bin of it moves by TOL), so a group's estimate does
+    # not depend on which other groups share the call
+    group_start = np.flatnonzero(np.r_[True, cell_group[1:] != cell_group[:-1]])
+    sizes = np.diff(np.r_[group_start, len(p)])
+    active = np.ones(len(group_start), dtype=bool)
+    for _ in range(MAX_ITER):
+        c = np.concatenate([[0.0], np.cumsum(p)])
+        w = n / (c[last] - c[first])                        # n_i / P_i
+        acc = np.bincount(first, weights=w, minlength=len(p) + 1) - np.bincount(last, weights=w, minlength=len(p) + 1)
+        new = p * np.cumsum(acc)[:-1] / total[cell_group]
+        moving = np.repeat(active, sizes)
+        delta = np.where(moving, np.abs(new - p), 0.0)
+        p = np.where(moving, new, p)
+        active &= np.maximum.reduceat(delta, group_start) >= TOL
+        if not active.any():
+            break
+    return cells, interval, p
+
+
+def _crossing(cells: np.ndarray, mass: np.ndarray, n_groups: int, q: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per group: the support cell where the fitted CDF first reaches q (-1: never) and the share of
+    that cell's mass below q."""
+    g = cells[0]
+    cum = np.cumsum(mass)
+    start = np.searchsorted(g, g, side="left")
+    before = cum - mass - np.concatenate([[0.0], cum])[start]     # the group's mass in earlier cells
+    hit = np.nonzero((before + mass >= q - 1e-9) & (before < q - 1e-9))[0]
+    cell = np.full(n_groups, -1)
+    share = np.full(n_groups, np.nan)
+    cell[g[hit]] = hit
+    share[g[hit]] = (q - before[hit]) / mass[hit]
+    return cell, share
+
+
+def quantile(cells: np.ndarray, mass: np.ndarray, n_groups: int, q: float) -> np.ndarray:
+    """Per group, the q-quantile of the fitted distribution in seconds: log-linear inside its bin
+    (linear in bin 0, which starts at 0 s), as measure_time_to_close always interpolated. NaN where
+    the curve never reaches q (too much censored) or the group has no data."""
+    lo_edge, hi_edge = bin_edges()
+    cell, share = _crossing(cells, mass, n_groups, q)
+    out = np.full(n_groups, np.nan)
+    ok = cell >= 0
+    b = cells[1][cell[ok]]
+    lo_s, hi_s, f = lo_edge[b], hi_edge[b], share[ok]
+    linear = (lo_s <= 0) | np.isinf(hi_s)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out[ok] = np.where(linear, lo_s + f * np.where(np.isinf(hi_s), 0.0, hi_s - lo_s),
+                           lo_s * (hi_s / np.where(lo_s > 0, lo_s, 1.0)) ** f)
+    return out
+
+
+def _weighted_pick(group: np.ndarray, key: np.ndarray, n: np.ndarray, need: np.ndarray, n_groups: int) -> np.ndarray:
+    """Per group, the smallest ``key`` at which the count-weighted running total over the group's
+    rows (in ``key`` order) reaches ``need[group]``; the largest key when it never does; NaN
+    without rows."""
+    out = np.full(n_groups, np.nan)
+    if not len(group):
+        return out
+    order = np.lexsort((key, group))
+    g, k, c = group[order], key[order], n[order]
+    cum = np.cumsum(c)
+    start = np.searchsorted(g, g, side="left")
+    within = cum - np.concatenate([[0.0], cum])[start]
+    last = np.r_[g[1:] != g[:-1], True]
+    reached = within >= need[g] - 1e-9
+    first = reached & np.r_[True, ~(reached[:-1] & (g[1:] == g[:-1]))]
+    out[g[last]] = k[last]
+    out[g[first]] = k[first]
+    return out
+
+
+def summarize(group: np.ndarray, lo: np.ndarray, hi: np.ndarray, n_closed: np.ndarray, n_censored: np.ndarray,
+              n_groups: int) -> dict[str, np.ndarray]:
+    """Per group, what measure_time_to_close reports (NaN = NULL):
+
+    median_s                   the median of the fitted distribution
+    median_lo_s, median_hi_s   its 95% interval: the quantiles at 1/2 -/+ 1.96 sqrt(1/4n) (the
+                               distribution-free interval of a median over n intervals; censoring
+                               widens the true one somewhat)
+    resolution_s               how finely the polls place the median: half the width of the
+                               RESOLVING_N-th narrowest closed interval that contains the median's
+                               bin (a slot seen at polls a gap apart has bounds about two gaps wide)
+    bound_s                    the median of the intervals' upper ends (a censored one has none):
+                               at least half the timed tables were certainly gone by then, so the
+                               true median is under it whatever happened between polls
+    """
+    group, lo, hi = (np.asarray(a, dtype=np.int64) for a in (group, lo, hi))
+    n_closed, n_censored = np.asarray(n_closed, dtype=float), np.asarray(n_censored, dtype=float)
+    obs_group = np.concatenate([group, group])
+    obs_lo = np.concatenate([lo, lo])
+    obs_hi = np.concatenate([hi, np.full(len(hi), LAST_BIN)])
+    obs_n = np.concatenate([n_closed, n_censored])
+    cells, _, mass = fit(obs_group, obs_lo, obs_hi, obs_n, n_groups)
+    n = np.bincount(obs_group, weights=obs_n, minlength=n_groups)
+    half = 1.96 * np.sqrt(0.25 / np.maximum(n, 1))
+    out = {"median_s": quantile(cells, mass, n_groups, 0.5),
+           "median_lo_s": np.full(n_groups, np.nan), "median_hi_s": np.full(n_groups, np.nan)}
+    for name, q in (("median_lo_s", 0.5 - half), ("median_hi_s", 0.5 + half)):
+        for level in np.unique(q[n > 0]):
+            at = (q == level) & (n > 0)
+            out[name][at] = quantile(cells, mass, n_groups, float(level))[at]
+    lo_edge, hi_edge = bin_edges()
+    # resolution: the closed intervals holding the median's bin
+    cell, _ = _crossing(cells, mass, n_groups, 0.5)
+    mid_bin = np.where(cell >= 0, cells[1][np.maximum(cell, 0)], -1)
+    holds = (n_closed > 0) & (mid_bin[group] >= lo) & (mid_bin[group] <= hi)
+    half_width = (hi_edge[hi] - lo_edge[lo]) / 2
+    need = np.full(n_groups, float(RESOLVING_N))
+    out["resolution_s"] = _weighted_pick(group[holds], half_width[holds], n_closed[holds], need, n_groups)
+    # bound: the median of the upper ends, a censored interval's being infinite
+    upper = hi_edge[obs_hi]
+    bound = _weighted_pick(obs_group, upper, obs_n, n / 2, n_groups)
+    out["bound_s"] = np.where(np.isinf(bound), np.nan, bound)
+    return out
+
+
+FIT_FIELDS = ("median_s", "median_lo_s", "median_hi_s", "resolution_s", "bound_s")
+_LISTS = [duckdb.list_type("SMALLINT"), duckdb.list_type("SMALLINT"), duckdb.list_type("BIGINT"), duckdb.list_type("BIGINT")]
+
+
+def _flatten(*lists: Any) -> tuple[np.ndarray, ...]:
+    """One chunk of a UDF's list arguments (one list per group) as flat arrays plus each element's group."""
+    arrays = [a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a for a in lists]
+    offsets = arrays[0].offsets.to_numpy()
+    group = np.repeat(np.arange(len(arrays[0])), np.diff(offsets))
+    flat = [np.asarray(a.values.to_numpy(zero_copy_only=False))[offsets[0]:offsets[-1]] for a in arrays]
+    return (group, *flat)
+
+
+def _fit_udf(lo: Any, hi: Any, n_closed: Any, n_censored: Any) -> pa.StructArray:
+    group, lo_, hi_, closed, censored = _flatten(lo, hi, n_closed, n_censored)
+    out = summarize(group, lo_, hi_, closed, censored, len(lo))
+    return pa.StructArray.from_arrays([pa.array(out[k], pa.float64(), from_pandas=True) for k in FIT_FIELDS],
+                                      names=list(FIT_FIELDS))
+
+
+def _curve_udf(lo: Any, hi: Any, n_closed: Any, n_censored: Any) -> pa.ListArray:
+    group, lo_, hi_, closed, censored = _flatten(lo, hi, n_closed, n_censored)
+    n_groups = len(lo)
+    cells, _, mass = fit(np.concatenate([group, group]), np.concatenate([lo_, lo_]),
+                         np.concatenate([hi_, np.full(len(hi_), LAST_BIN)]), np.concatenate([closed, censored]),
+                         n_groups)
+    offsets = np.searchsorted(cells[0], np.arange(n_groups + 1)).astype(np.int32)
+    items = pa.StructArray.from_arrays([pa.array(cells[1].astype(np.int16)), pa.array(mass)], names=["bin", "mass"])
+    return pa.ListArray.from_arrays(pa.array(offsets), items)
+
+
+def register(con: duckdb.DuckDBPyConnection) -> None:
+    """Define turnbull_fit and turnbull_curve on the connection (once; later calls do nothing).
+
+    Both take one group's observations as four lists (lo_bin, hi_bin, n_closed, n_censored; closed
+    ones in lo_bin..hi_bin, censored ones at least lo_bin): turnbull_fit returns the FIT_FIELDS of
+    ``summarize``, turnbull_curve the fitted mass per bin as a list of (bin, mass)."""
+    if con.execute("SELECT function_name FROM duckdb_functions() WHERE function_name = 'turnbull_fit'").fetchall():
+        return
+    con.create_function("turnbull_fit", _fit_udf, _LISTS,  # type: ignore[arg-type]
+                        duckdb.struct_type({k: "DOUBLE" for k in FIT_FIELDS}), type="arrow")
+    con.create_function("turnbull_curve", _curve_udf, _LISTS,  # type: ignore[arg-type]
+                        duckdb.list_type(duckdb.struct_type({"bin": "SMALLINT", "mass": "DOUBLE"})), type="arrow")
