@@ -15,15 +15,15 @@ the self-consistency (EM) iteration
     p_j <- p_j * sum over intervals i containing j of n_i / P_i,  divided by N,
     P_i  = sum of p over the bins of interval i,
 
-which converges to the NPMLE. Two facts keep it cheap enough for every venue of a dashboard slice at
-once: the mass lives only on the *innermost intervals* (a left end followed by a right end with no
-end between them; every other bin gets 0), and both sums of the update are differences of prefix
-sums over those bins, so one iteration costs O(intervals + support) for all groups together.
+which converges to the NPMLE. The mass lives only on the *innermost intervals* (a left end followed
+by a right end with no end between them; every other bin gets 0), and both sums of the update are
+differences of prefix sums along a group's row of bins, so one iteration is a few passes over a
+(groups x 142) array for all groups at once.
 
-Where the polls cannot place the mass inside an innermost interval, the estimate cannot either: the
-split inside one innermost interval is arbitrary (the EM keeps its starting split, uniform per bin).
-``median`` therefore returns the whole innermost interval the median falls in, from which
-measure_time_to_close shows a number only when it is narrow, else the bound.
+Where the polls cannot place the mass inside an innermost interval, neither can the estimate (it keeps
+the starting split, even per bin), and coarse polls bias it besides; ``summarize`` therefore also
+says how finely the polls place the median (resolution_s) and what bound holds whatever happened
+between polls (bound_s), and measure_time_to_close decides from them what to show.
 
 This is the one numeric step of the metrics outside SQL: DuckDB has no loop but a recursive CTE, and
 an iteration there costs a join and a window over every support cell (measured in
@@ -56,9 +56,9 @@ def bin_edges() -> tuple[np.ndarray, np.ndarray]:
     return lo, hi
 
 
-def support(group: np.ndarray, lo: np.ndarray, hi: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
-    """The bins of each group's innermost intervals, as (group, bin) pairs sorted by group then bin,
-    and the innermost interval (its first bin) each belongs to."""
+def support(group: np.ndarray, lo: np.ndarray, hi: np.ndarray, n_groups: int) -> np.ndarray:
+    """(n_groups, N_BINS) mask of the bins inside each group's innermost intervals: [l, r] with l a left
+    end, r the nearest right end at or after it, and no other left end in (l, r]."""
     is_l = np.zeros((n_groups, N_BINS), dtype=bool)
     is_r = np.zeros((n_groups, N_BINS), dtype=bool)
     is_l[group, lo] = True
@@ -67,85 +67,71 @@ def support(group: np.ndarray, lo: np.ndarray, hi: np.ndarray, n_groups: int) ->
     last_l = np.maximum.accumulate(np.where(is_l, idx, -1), axis=1)          # nearest left end at or before
     first_r = np.minimum.accumulate(np.where(is_r, idx, N_BINS)[:, ::-1], axis=1)[:, ::-1]  # right end at or after
     rows = np.arange(n_groups)[:, None]
-    ok = (last_l >= 0) & (first_r < N_BINS)
+    inside = (last_l >= 0) & (first_r < N_BINS)
     l_safe, r_safe = np.clip(last_l, 0, N_BINS - 1), np.clip(first_r, 0, N_BINS - 1)
-    # j is inside [l, r] = [last_l(j), first_r(j)] when no right end lies in [l, j) and no left end in (j, r]
-    ok &= (first_r[rows, l_safe] == first_r) & (last_l[rows, r_safe] == last_l)
-    g, b = np.nonzero(ok)
-    return np.stack([g, b]), last_l[g, b]
+    # j lies in [l, r] = [last_l(j), first_r(j)] when no right end is in [l, j) and no left end in (j, r]
+    return inside & (first_r[rows, l_safe] == first_r) & (last_l[rows, r_safe] == last_l)
 
 
-def fit(group: np.ndarray, lo: np.ndarray, hi: np.ndarray, n: np.ndarray,
-        n_groups: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Turnbull's NPMLE per group. Observations: ``n[i]`` durations of group ``group[i]`` in bins
-    ``lo[i]..hi[i]`` (hi = LAST_BIN: right-censored at lo). Returns (cells, interval, mass): cells =
-    (group, bin) pairs of the support sorted by group and bin, interval = the first bin of the
-    innermost interval each cell belongs to, mass = each cell's probability (1 per group in all)."""
+def fit(group: np.ndarray, lo: np.ndarray, hi: np.ndarray, n: np.ndarray, n_groups: int) -> np.ndarray:
+    """Turnbull's NPMLE per group: a (n_groups, N_BINS) array of probabilities (each row with data sums
+    to 1; a row without is 0). Observations: ``n[i]`` durations of group ``group[i]`` in bins
+    ``lo[i]..hi[i]`` (hi = LAST_BIN: right-censored at lo).
+
+    Every sum runs inside one group's row, over its observations in a fixed order, so a group's
+    estimate is the same bit for bit whichever groups share the call (ranking ties stay ties)."""
     group, lo, hi = (np.asarray(a, dtype=np.int64) for a in (group, lo, hi))
     n = np.asarray(n, dtype=float)
     keep = n > 0
     group, lo, hi, n = group[keep], lo[keep], hi[keep], n[keep]
     if (lo > hi).any() or (lo < 0).any() or (hi > LAST_BIN).any():
         raise ValueError("each observation needs 0 <= lo <= hi <= LAST_BIN")
-    cells, interval = support(group, lo, hi, n_groups)
-    key = cells[0] * N_BINS + cells[1]
-    # each observation covers the support cells [first, last) of its group between its bins
-    first = np.searchsorted(key, group * N_BINS + lo, side="left")
-    last = np.searchsorted(key, group * N_BINS + hi, side="right")
-    total = np.bincount(group, weights=n, minlength=n_groups)
-    cell_group = cells[0]
-    p = np.ones(len(key)) / np.bincount(cell_group, minlength=n_groups)[cell_group]
-    if not len(p):
-        return cells, interval, p
-    # each group stops on its own (frozen once no bin of it moves by TOL), so a group's estimate does
-    # not depend on which other groups share the call
-    group_start = np.flatnonzero(np.r_[True, cell_group[1:] != cell_group[:-1]])
-    sizes = np.diff(np.r_[group_start, len(p)])
-    active = np.ones(len(group_start), dtype=bool)
+    order = np.lexsort((n, hi, lo, group))
+    group, lo, hi, n = group[order], lo[order], hi[order], n[order]
+    on = support(group, lo, hi, n_groups)
+    p = on / np.maximum(on.sum(axis=1, keepdims=True), 1)
+    total = np.bincount(group, weights=n, minlength=n_groups)[:, None]
+    width = N_BINS + 1
+    start, stop = group * width + lo, group * width + hi + 1            # into a row's prefix sums
+    active = np.flatnonzero(total[:, 0] > 0)
     for _ in range(MAX_ITER):
-        c = np.concatenate([[0.0], np.cumsum(p)])
-        w = n / (c[last] - c[first])                        # n_i / P_i
-        acc = np.bincount(first, weights=w, minlength=len(p) + 1) - np.bincount(last, weights=w, minlength=len(p) + 1)
-        new = p * np.cumsum(acc)[:-1] / total[cell_group]
-        moving = np.repeat(active, sizes)
-        delta = np.where(moving, np.abs(new - p), 0.0)
-        p = np.where(moving, new, p)
-        active &= np.maximum.reduceat(delta, group_start) >= TOL
-        if not active.any():
+        if not len(active):
             break
-    return cells, interval, p
+        c = np.zeros((n_groups, width))
+        np.cumsum(p, axis=1, out=c[:, 1:])
+        w = n / (c.ravel()[stop] - c.ravel()[start])                      # n_i / P_i
+        acc = (np.bincount(start, weights=w, minlength=n_groups * width)
+               - np.bincount(stop, weights=w, minlength=n_groups * width)).reshape(n_groups, width)
+        new = p * np.cumsum(acc, axis=1)[:, :N_BINS] / np.where(total > 0, total, 1)
+        moved = np.abs(new[active] - p[active]).max(axis=1)
+        p[active] = new[active]                      # a group stops on its own once nothing moves
+        active = active[moved >= TOL]
+    return p
 
 
-def _crossing(cells: np.ndarray, mass: np.ndarray, n_groups: int, q: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per group: the support cell where the fitted CDF first reaches q (-1: never) and the share of
-    that cell's mass below q."""
-    g = cells[0]
-    cum = np.cumsum(mass)
-    start = np.searchsorted(g, g, side="left")
-    before = cum - mass - np.concatenate([[0.0], cum])[start]     # the group's mass in earlier cells
-    hit = np.nonzero((before + mass >= q - 1e-9) & (before < q - 1e-9))[0]
-    cell = np.full(n_groups, -1)
-    share = np.full(n_groups, np.nan)
-    cell[g[hit]] = hit
-    share[g[hit]] = (q - before[hit]) / mass[hit]
-    return cell, share
-
-
-def quantile(cells: np.ndarray, mass: np.ndarray, n_groups: int, q: float) -> np.ndarray:
-    """Per group, the q-quantile of the fitted distribution in seconds: log-linear inside its bin
-    (linear in bin 0, which starts at 0 s), as measure_time_to_close always interpolated. NaN where
-    the curve never reaches q (too much censored) or the group has no data."""
+def quantile(mass: np.ndarray, q: float | np.ndarray) -> np.ndarray:
+    """Per group (row of ``fit``), the q-quantile in seconds: log-linear inside its bin (linear in bin
+    0, which starts at 0 s; the last bin's start). NaN where the curve never reaches q."""
     lo_edge, hi_edge = bin_edges()
-    cell, share = _crossing(cells, mass, n_groups, q)
-    out = np.full(n_groups, np.nan)
-    ok = cell >= 0
-    b = cells[1][cell[ok]]
-    lo_s, hi_s, f = lo_edge[b], hi_edge[b], share[ok]
+    q = np.broadcast_to(np.asarray(q, dtype=float), (len(mass),))[:, None]
+    through = np.cumsum(mass, axis=1)
+    reached = (through >= q - 1e-9) & (mass > 0)
+    out = np.full(len(mass), np.nan)
+    rows = np.flatnonzero(reached.any(axis=1))
+    b = reached[rows].argmax(axis=1)
+    share = (q[rows, 0] - (through[rows, b] - mass[rows, b])) / mass[rows, b]
+    lo_s, hi_s = lo_edge[b], hi_edge[b]
     linear = (lo_s <= 0) | np.isinf(hi_s)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out[ok] = np.where(linear, lo_s + f * np.where(np.isinf(hi_s), 0.0, hi_s - lo_s),
-                           lo_s * (hi_s / np.where(lo_s > 0, lo_s, 1.0)) ** f)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        out[rows] = np.where(linear, lo_s + share * np.where(np.isinf(hi_s), 0.0, hi_s - lo_s),
+                             lo_s * (hi_s / np.where(lo_s > 0, lo_s, 1.0)) ** share)
     return out
+
+
+def _median_bin(mass: np.ndarray) -> np.ndarray:
+    """Per group, the bin where the CDF reaches 1/2 (-1: never)."""
+    reached = (np.cumsum(mass, axis=1) >= 0.5 - 1e-9) & (mass > 0)
+    return np.where(reached.any(axis=1), reached.argmax(axis=1), -1)
 
 
 def _weighted_pick(group: np.ndarray, key: np.ndarray, n: np.ndarray, need: np.ndarray, n_groups: int) -> np.ndarray:
@@ -189,26 +175,20 @@ def summarize(group: np.ndarray, lo: np.ndarray, hi: np.ndarray, n_closed: np.nd
     obs_lo = np.concatenate([lo, lo])
     obs_hi = np.concatenate([hi, np.full(len(hi), LAST_BIN)])
     obs_n = np.concatenate([n_closed, n_censored])
-    cells, _, mass = fit(obs_group, obs_lo, obs_hi, obs_n, n_groups)
+    mass = fit(obs_group, obs_lo, obs_hi, obs_n, n_groups)
     n = np.bincount(obs_group, weights=obs_n, minlength=n_groups)
     half = 1.96 * np.sqrt(0.25 / np.maximum(n, 1))
-    out = {"median_s": quantile(cells, mass, n_groups, 0.5),
-           "median_lo_s": np.full(n_groups, np.nan), "median_hi_s": np.full(n_groups, np.nan)}
-    for name, q in (("median_lo_s", 0.5 - half), ("median_hi_s", 0.5 + half)):
-        for level in np.unique(q[n > 0]):
-            at = (q == level) & (n > 0)
-            out[name][at] = quantile(cells, mass, n_groups, float(level))[at]
+    out = {"median_s": quantile(mass, 0.5), "median_lo_s": quantile(mass, 0.5 - half),
+           "median_hi_s": quantile(mass, 0.5 + half)}
     lo_edge, hi_edge = bin_edges()
     # resolution: the closed intervals holding the median's bin
-    cell, _ = _crossing(cells, mass, n_groups, 0.5)
-    mid_bin = np.where(cell >= 0, cells[1][np.maximum(cell, 0)], -1)
+    mid_bin = _median_bin(mass)
     holds = (n_closed > 0) & (mid_bin[group] >= lo) & (mid_bin[group] <= hi)
     half_width = (hi_edge[hi] - lo_edge[lo]) / 2
     need = np.full(n_groups, float(RESOLVING_N))
     out["resolution_s"] = _weighted_pick(group[holds], half_width[holds], n_closed[holds], need, n_groups)
     # bound: the median of the upper ends, a censored interval's being infinite
-    upper = hi_edge[obs_hi]
-    bound = _weighted_pick(obs_group, upper, obs_n, n / 2, n_groups)
+    bound = _weighted_pick(obs_group, hi_edge[obs_hi], obs_n, n / 2, n_groups)
     out["bound_s"] = np.where(np.isinf(bound), np.nan, bound)
     return out
 
@@ -235,12 +215,11 @@ def _fit_udf(lo: Any, hi: Any, n_closed: Any, n_censored: Any) -> pa.StructArray
 
 def _curve_udf(lo: Any, hi: Any, n_closed: Any, n_censored: Any) -> pa.ListArray:
     group, lo_, hi_, closed, censored = _flatten(lo, hi, n_closed, n_censored)
-    n_groups = len(lo)
-    cells, _, mass = fit(np.concatenate([group, group]), np.concatenate([lo_, lo_]),
-                         np.concatenate([hi_, np.full(len(hi_), LAST_BIN)]), np.concatenate([closed, censored]),
-                         n_groups)
-    offsets = np.searchsorted(cells[0], np.arange(n_groups + 1)).astype(np.int32)
-    items = pa.StructArray.from_arrays([pa.array(cells[1].astype(np.int16)), pa.array(mass)], names=["bin", "mass"])
+    mass = fit(np.concatenate([group, group]), np.concatenate([lo_, lo_]),
+               np.concatenate([hi_, np.full(len(hi_), LAST_BIN)]), np.concatenate([closed, censored]), len(lo))
+    g, b = np.nonzero(mass > 0)
+    offsets = np.searchsorted(g, np.arange(len(lo) + 1)).astype(np.int32)
+    items = pa.StructArray.from_arrays([pa.array(b.astype(np.int16)), pa.array(mass[g, b])], names=["bin", "mass"])
     return pa.ListArray.from_arrays(pa.array(offsets), items)
 
 

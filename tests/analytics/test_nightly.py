@@ -13,6 +13,7 @@ from analytics import nightly as an
 from analytics.db import connect
 from analytics.scores import SCARCITY_FORMULA
 from collector.store.migrate import migrate
+from tests.analytics import turnbull_oracle as oracle
 
 D = date(2026, 11, 10)
 BUCKET = "2026-11-15_19:00"
@@ -138,33 +139,8 @@ def test_median_gap_is_the_median_of_the_observed_gaps(tmp_path: Path) -> None:
     assert _row(con, "SELECT median_gap_s, observed_s FROM day_quality") == {"median_gap_s": 420, "observed_s": 3600}
 
 
-def _km_life_table(events: list[tuple[float, bool]]) -> tuple[float | None, float | None, float | None]:
-    """Independent re-implementation: life-table KM on the 20-per-decade bins, by the formula."""
-    def b(x: float) -> int:
-        return 0 if x < 1 else min(141, math.floor(20 * math.log10(x)) + 1)
-    bins = sorted({b(x) for x, _ in events})
-    n = len(events)
-    s = 1.0
-    g = 0.0
-    prev = (1.0, 1.0, 1.0)
-    out: list[float | None] = [None, None, None]
-    for k in bins:
-        d = sum(1 for x, e in events if e and b(x) == k)
-        c = sum(1 for x, e in events if not e and b(x) == k)
-        neff = n - c / 2
-        s *= 1 - d / neff
-        if neff > d:
-            g += d / (neff * (neff - d))
-        se = s * math.sqrt(g)
-        cur = (s, max(0.0, s - 1.96 * se), min(1.0, s + 1.96 * se))
-        lo, hi = 10 ** ((k - 1) / 20), 10 ** (k / 20)
-        for i in range(3):
-            if out[i] is None and cur[i] <= 0.5:
-                f = min(1.0, max(0.0, (prev[i] - 0.5) / (prev[i] - cur[i])))
-                out[i] = lo * (hi / lo) ** f
-        prev = cur
-        n -= d + c
-    return out[0], out[1], out[2]
+def _bin(x: float) -> int:
+    return 0 if x < 1 else min(141, math.floor(20 * math.log10(x)) + 1)
 
 
 def test_rolling_km_median_ci_thin_and_ranking(tmp_path: Path) -> None:
@@ -172,11 +148,17 @@ def test_rolling_km_median_ci_thin_and_ranking(tmp_path: Path) -> None:
     _agg(con, D)
     r = _row(con, "SELECT * FROM venue_rolling WHERE venue_id = 1 AND as_of = $d AND window_days = 7 "
                   "AND time_bucket = 'prime'", {"d": D})
-    med, lo, hi = _km_life_table([(2400, True), (1200, True), (600, True), (3600, False)])
-    assert med == pytest.approx(10 ** (62 / 20))          # S: 0.75 after 600 s, 0.5 after 1200 s
-    assert r["km_median_s"] == pytest.approx(med)
-    assert r["km_median_lo_s"] == pytest.approx(lo)
-    assert hi is None and r["km_median_hi_s"] is None
+    # venue 1's bounds, polls 10 min apart: A in [1800, 3000] s, B [600, 1800], C [0, 1200], D at least 3600
+    mass = oracle.fit([(_bin(1800), _bin(3000), 1), (_bin(600), _bin(1800), 1), (_bin(0), _bin(1200), 1),
+                       (_bin(3600), oracle.LAST_BIN, 1)])
+    half = 1.96 * math.sqrt(0.25 / 4)
+    assert r["km_median_s"] == pytest.approx(oracle.quantile(mass, 0.5), rel=1e-3)
+    assert 1800 <= r["km_median_s"] <= 10 ** (66 / 20)     # between B's upper and A's lower bound
+    assert r["km_median_lo_s"] == pytest.approx(oracle.quantile(mass, 0.5 - half), rel=1e-3)
+    assert r["km_median_hi_s"] == pytest.approx(oracle.quantile(mass, 0.5 + half), rel=1e-3)
+    # four intervals 10-20 minutes wide cannot place a median of half an hour to +-12.5%: shown as a
+    # bound, the median of the upper ends (C's 1200 s, B's 1800 s, in their bins' ends)
+    assert r["km_median_bound_s"] == pytest.approx(10 ** (_bin(1800) / 20))
     assert r["n"] == 4 and r["thin"] is False and r["scarcity_rank"] == 1
     assert r["fully_booked_share"] == pytest.approx(130 / 143)
     assert r["drops_per_day"] == pytest.approx(4.0) and r["release_share"] == pytest.approx(0.25)
