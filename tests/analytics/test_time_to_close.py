@@ -66,15 +66,14 @@ def test_the_median_is_turnbulls(con: duckdb.DuckDBPyConnection, groups: list[li
         row = got.loc[g]
         assert row["n"] == n
         mass = oracle.fit(_oracle_obs(obs))
-        # the EM stops once no bin moves by 1e-5 in an iteration, which can be ~0.1% short of its fixed
-        # point on slowly converging data (the check allows 1%); and where the CDF is flat at 1/2
-        # between two bins the median is any point of the gap, so either side of 1/2 is right
-        low, want, high = (oracle.quantile(mass, q) for q in (0.5 - 1e-4, 0.5, 0.5 + 1e-4))
+        want = oracle.quantile(mass, 0.5)
         fitted = row["km_median_s"]
         if want is None:
             assert pd.isna(fitted), obs
         elif not pd.isna(fitted):                   # (NULL only when unresolved and unbounded)
-            assert (low or want) * 0.99 <= fitted <= (high or np.inf) * 1.01, (fitted, low, want, high)
+            # the EM stops once no bin moves by 1e-5 in an iteration, which on slowly converging data
+            # can leave the CDF a little off its fixed point: compared where the curves are compared
+            assert abs(oracle.cdf(mass, fitted) - 0.5) <= 0.01, (fitted, want, obs)
 
 
 def test_coarse_intervals_take_the_shape_the_fine_ones_resolve(con: duckdb.DuckDBPyConnection) -> None:

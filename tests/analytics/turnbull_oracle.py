@@ -71,3 +71,16 @@ def quantile(mass: dict[int, float], q: float) -> float | None:
             return lo * (hi / lo) ** f
         before += mass[b]
     return None
+
+
+def cdf(mass: dict[int, float], x: float) -> float:
+    """The CDF at x seconds, log-linear inside a bin (linear in bin 0): the inverse of ``quantile``."""
+    total = 0.0
+    for b in sorted(mass):
+        lo, hi = edges(b)
+        if x >= hi:
+            total += mass[b]
+        elif x > lo:
+            f = x / hi if lo <= 0 else (0.0 if math.isinf(hi) else math.log(x / lo) / math.log(hi / lo))
+            total += mass[b] * f
+    return total
