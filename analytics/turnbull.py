@@ -73,6 +73,17 @@ def support(group: np.ndarray, lo: np.ndarray, hi: np.ndarray, n_groups: int) ->
     return inside & (first_r[rows, l_safe] == first_r) & (last_l[rows, r_safe] == last_l)
 
 
+def _em_step(q: np.ndarray, start: np.ndarray, stop: np.ndarray, n: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """One self-consistency step for the rows of ``q`` (one group each, its support cells packed left).
+    Observation i covers cells [start_i, stop_i) of the flattened rows (prefix-sum positions)."""
+    c = np.zeros((q.shape[0], q.shape[1] + 1))
+    np.cumsum(q, axis=1, out=c[:, 1:])
+    w = n / (c.ravel()[stop] - c.ravel()[start])                         # n_i / P_i
+    acc = (np.bincount(start, weights=w, minlength=c.size)
+           - np.bincount(stop, weights=w, minlength=c.size)).reshape(c.shape)
+    return q * np.cumsum(acc, axis=1)[:, :-1] / total
+
+
 def fit(group: np.ndarray, lo: np.ndarray, hi: np.ndarray, n: np.ndarray, n_groups: int) -> np.ndarray:
     """Turnbull's NPMLE per group: a (n_groups, N_BINS) array of probabilities (each row with data sums
     to 1; a row without is 0). Observations: ``n[i]`` durations of group ``group[i]`` in bins
@@ -111,12 +122,7 @@ def fit(group: np.ndarray, lo: np.ndarray, hi: np.ndarray, n: np.ndarray, n_grou
         n_mine, total_mine = n[mine], total[active, None]
 
         def em(q: np.ndarray) -> np.ndarray:
-            c = np.zeros((len(q), width))
-            np.cumsum(q, axis=1, out=c[:, 1:])
-            w = n_mine / (c.ravel()[stop] - c.ravel()[start])           # n_i / P_i
-            acc = (np.bincount(start, weights=w, minlength=c.size)
-                   - np.bincount(stop, weights=w, minlength=c.size)).reshape(c.shape)
-            return q * np.cumsum(acc, axis=1)[:, :-1] / total_mine
+            return _em_step(q, start, stop, n_mine, total_mine)  # noqa: B023 (used within this iteration)
 
         # SQUAREM (Varadhan & Roland 2008): two EM steps, a step along their extrapolation, one EM
         # step from there; the same fixed point in a fraction of the iterations
@@ -258,9 +264,10 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
     Both take one group's observations as four lists (lo_bin, hi_bin, n_closed, n_censored; closed
     ones in lo_bin..hi_bin, censored ones at least lo_bin): turnbull_fit returns the FIT_FIELDS of
     ``summarize``, turnbull_curve the fitted mass per bin as a list of (bin, mass)."""
+    # type="arrow": one call per batch of groups, not per group (the stubs only list the enum form)
     if con.execute("SELECT function_name FROM duckdb_functions() WHERE function_name = 'turnbull_fit'").fetchall():
         return
-    con.create_function("turnbull_fit", _fit_udf, _LISTS,  # type: ignore[arg-type]
+    con.create_function("turnbull_fit", _fit_udf, _LISTS,  # type: ignore[call-overload]
                         duckdb.struct_type({k: "DOUBLE" for k in FIT_FIELDS}), type="arrow")
-    con.create_function("turnbull_curve", _curve_udf, _LISTS,  # type: ignore[arg-type]
+    con.create_function("turnbull_curve", _curve_udf, _LISTS,  # type: ignore[call-overload]
                         duckdb.list_type(duckdb.struct_type({"bin": "SMALLINT", "mass": "DOUBLE"})), type="arrow")

@@ -185,14 +185,14 @@ def _over_hist(con: duckdb.DuckDBPyConnection, name: str, h: pd.DataFrame, **par
 
 
 def time_to_close_curve(con: duckdb.DuckDBPyConnection, f: Filters, split: str = "none") -> pd.DataFrame:
-    """Kaplan-Meier survival of time-to-close per group and duration bin (measure_time_to_close's
+    """Survival of time-to-close per group and duration bin (measure_time_to_close's
     km_curve over ``hist``): survival with its 95% band, at_risk, and ``cdf``, the share of the closed
     drops closed by the bin's end."""
     return _over_hist(con, "dash_km_curve", hist(con, f, split))
 
 
 def time_to_close(con: duckdb.DuckDBPyConnection, f: Filters, split: str = "none") -> pd.DataFrame:
-    """Time-to-close per group (measure_time_to_close over ``hist``): n, the Kaplan-Meier median
+    """Time-to-close per group (measure_time_to_close over ``hist``): n, the median
     with its 95% interval, the bound to show when the polls cannot resolve it, the median of the
     closed drops alone."""
     return _over_hist(con, "dash_time_to_close", hist(con, f, split))

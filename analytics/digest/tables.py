@@ -42,8 +42,8 @@ def hardest(w: WeekData) -> Table:
                  ["#", "Venue", "Neighborhood", "Scarcity", "Fully booked", "Drops/day", "Median time-to-close", "n"],
                  rows, raw,
                  f"{SCARCITY_FORMULA} Computed over the week's market days, all time buckets and party sizes; "
-                 f"median time-to-close is the Kaplan-Meier median (expired slots count as censored), \"under\" two poll "
-                 f"gaps where the polls cannot resolve it; n = closed + "
+                 f"median time-to-close is estimated from each slot's bounds between polls (Turnbull's estimator, "
+                 f"expired slots censored), \"under\" a bound where the polls cannot place it; n = closed + "
                  f"censored intervals behind it. Venues with n < {w.min_sample} are thin and not ranked.",
                  f"n = {ranked:,} ranked venues, {total:,} intervals", "dash_ranking.sql")
 

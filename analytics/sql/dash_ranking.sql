@@ -7,7 +7,7 @@
 --   fully_booked_share  fully_booked_share(fully_booked_s, observed_s)            (measure_rates)
 --   trend_pct           trend_pct: drops per day with a row, the last 7 days of the range vs the
 --                       7 before                                                  (measure_rates)
---   n = closed_timed + censored (the Kaplan-Meier sample); thin = n < $min_n
+--   n = closed_timed + censored (the time-to-close sample); thin = n < $min_n
 --   scarcity_score      scarcity among the venues of this slice                   (measure_scarcity)
 -- Same columns as dash_ranking_rolling.sql, which reads the nightly venue_rolling rows made by the
 -- same definitions when the slice is one of its windows.

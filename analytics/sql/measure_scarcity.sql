@@ -6,7 +6,7 @@
 --   drops_per_day, km_median_s. Returns every input column plus:
 --   scarcity_score (0-100) = 100 x the mean of three percent ranks among the non-thin venues of the
 --     same peer group: fully-booked share (higher is scarcer), drops per day (fewer is scarcer) and
---     the Kaplan-Meier median time-to-close (faster is scarcer; a median never reached ranks
+--     the median time-to-close (measure_time_to_close) (faster is scarcer; a median never reached ranks
 --     slowest). A share or rate that cannot be computed is left out of the mean; thin rows get none.
 --   scarcity_rank = 1 for the highest score of the peer group (ties: lower venue_id first).
 

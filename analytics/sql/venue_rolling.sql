@@ -11,7 +11,7 @@
 --   km_median_s, km_median_lo_s, km_median_hi_s, km_median_bound_s, median_close_s:
 --                  measure_time_to_close.sql over the window's merged venue_daily_hist
 --   mean_close_s   sum_close_s / closed_timed
---   n = closed_timed + censored (the Kaplan-Meier sample); thin = n < <min_sample>
+--   n = closed_timed + censored (the time-to-close sample); thin = n < <min_sample>
 --   scarcity_score, scarcity_rank: measure_scarcity.sql among the venues of the same as_of, window
 --                  and time bucket
 

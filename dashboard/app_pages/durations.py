@@ -43,13 +43,13 @@ summary_df = summary_df.assign(
     km_median_hi_s=summary_df["km_median_hi_s"].where(~unresolved))
 display.table(summary_df, {
     "group": C("", "hidden"), "group_name": C(SPLIT_LABELS[split], "bucket" if split == "time_bucket" else "text"),
-    "median_shown": C("Median time-to-close", "text", "Kaplan-Meier median: censored (expired, still open) slots "
+    "median_shown": C("Median time-to-close", "text", "From each slot's bounds between polls (Turnbull); censored (expired) slots "
                                                       "count; 'under ...' where the polls were too far apart to resolve it"),
     "km_median_lo_s": C("95% low", "duration"), "km_median_hi_s": C("95% high", "duration"),
     "median_close_s": C("Median of closed drops", "duration", "Closed drops alone"),
     "n_closed": C("Closed", "count"), "n_censored": C("Censored", "count", "Expired or still open: lasted at least this long"),
     "n": C("n", "count"), "thin": C("Thin sample", "flag")}, key="durations_summary")
-notes.caption(f"Per {SPLIT_LABELS[split].lower()} group: Kaplan-Meier median (censored slots counted) and the "
+notes.caption(f"Per {SPLIT_LABELS[split].lower()} group: median from each slot's bounds between polls (censored slots counted) and the "
               "median of closed drops alone (both interpolated in the log bins); thin groups flagged"
               + notes.resolution_over(f.d0, f.d1)
               + (f"; {dropped} smaller group(s) left out" if dropped else ""), int(sizes.loc[keep, "n"].sum()))
@@ -68,7 +68,7 @@ with c1:
         x=x, y=alt.Y("survival:Q", title="share still open", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
         color=color, tooltip=[alt.Tooltip("grp:N", title=SPLIT_LABELS[split]), alt.Tooltip("hi_s:Q", title="seconds open"),
                               alt.Tooltip("survival:Q", title="still open", format=".1%")]),
-        "Kaplan-Meier survival: share of drops still open after t (expired slots censored)",
+        "Survival from the slots' bounds between polls: share of drops still open after t (expired slots censored)",
         int(sizes.loc[keep, "n"].sum()))
 with c2:
     charts.show(alt.Chart(surv).mark_line(interpolate="step-after").encode(

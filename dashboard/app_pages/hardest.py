@@ -73,8 +73,9 @@ event = st.dataframe(
         "scarcity_score": st.column_config.ProgressColumn("Scarcity", min_value=0, max_value=100, format="%.0f"),
         "drops_per_day": st.column_config.NumberColumn("Drops / day", format="%.2f"),
         "median_close": st.column_config.TextColumn(
-            "Median time-to-close", help="Kaplan-Meier median; 'under ...' where the polls were too far apart "
-                                         "to resolve it (a median within two poll gaps)"),
+            "Median time-to-close", help="From each slot's bounds between polls, coarse and fine polls combined "
+                                         "(Turnbull's estimator); 'under ...' where the polls were too far apart "
+                                         "to place it: half the timed tables were certainly gone by then"),
         "median_lo": st.column_config.TextColumn("95% low"), "median_hi": st.column_config.TextColumn("95% high"),
         "median_lo_min": None, "median_hi_min": None,
         "fully_booked_pct": st.column_config.NumberColumn("Fully booked", format="%.1f%%",
@@ -92,8 +93,8 @@ if rows:
     st.session_state.pop("venue_pick", None)
     st.switch_page("app_pages/venue.py", query_params={"venue": str(picked)})
 
-notes.caption(f"Venues ranked by scarcity over {f.d0} to {f.d1}; median time-to-close is a Kaplan-Meier "
-              "estimate counting expired slots as censored, with its 95% interval"
+notes.caption(f"Venues ranked by scarcity over {f.d0} to {f.d1}; median time-to-close is estimated from each "
+              "slot's bounds between polls (Turnbull), expired slots censored, with its 95% interval"
               f"{notes.resolution_over(f.d0, f.d1)}; "
               f"{n_thin} thin venue(s) {'shown' if show_thin else 'hidden'}", len(table), "venues")
 export.download(table.drop(columns=["venue_id"]), f"tablepulse-hardest-{f.d0}-{f.d1}.csv",

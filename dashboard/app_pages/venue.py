@@ -48,9 +48,11 @@ drops = int(sm["drops"]) if sm is not None else 0
 c1, c2, c3, c4 = st.columns([1, 1, 1.6, 1])   # the median may read 'under 2 h 00 min'
 c1.metric("Drops", f"{drops:,}")
 c2.metric("Drops / observed day", f"{sm['drops_per_day']:,.1f}" if sm is not None and pd.notna(sm["drops_per_day"]) else "—")
-c3.metric("Median time-to-close (KM)", fmt.duration_or_bound(sm["km_median_s"], sm["km_median_bound_s"])
+c3.metric("Median time-to-close", fmt.duration_or_bound(sm["km_median_s"], sm["km_median_bound_s"])
           if sm is not None else fmt.DASH,
-          help="'under ...' where the polls were too far apart to resolve the median (within two poll gaps)")
+          help="From each slot's bounds between polls, coarse and fine polls combined (Turnbull's estimator); "
+               "'under ...' where the polls were too far apart to place the median: half the timed tables "
+               "were certainly gone by then")
 c4.metric("Fully booked", f"{sm['fully_booked_share']:.0%}" if sm is not None and pd.notna(sm["fully_booked_share"]) else "—")
 notes.thin(n_km, filters.min_sample(), "this venue's time-to-close")
 
@@ -64,7 +66,8 @@ else:
         tooltip=[alt.Tooltip("hi_s:Q", title="seconds open", format=",.0f"),
                  alt.Tooltip("survival:Q", title="still open", format=".1%"),
                  alt.Tooltip("at_risk:Q", title="at risk", format=",.0f")])
-    charts.show(line, "Kaplan-Meier survival of time-to-close (expired / still-open slots censored), "
+    charts.show(line, "Survival of time-to-close estimated from each slot's bounds between polls "
+                "(Turnbull; expired slots censored), "
                 "log-binned" + notes.resolution_over(f.d0, f.d1), n_km)
     charts.show(display.duration_hist(surv, "closed intervals"),
                 "Histogram of point time-to-close (first absent minus first seen) of closed drops",

@@ -45,7 +45,7 @@ def _sql(con: duckdb.DuckDBPyConnection, groups: list[list[Obs]], name: str = "t
     frame = pd.DataFrame(rows, columns=["grp", "bin", "lo_bin", "hi_bin", "n_closed", "n_censored"])
     con.register("hist_frame", frame)
     try:
-        return con.execute(f"SELECT * FROM {name}(hist_frame) ORDER BY ALL").df()
+        return con.execute(f"SELECT * FROM {name}(hist_frame) ORDER BY ALL").df()  # noqa: S608 (a macro name)
     finally:
         con.unregister("hist_frame")
 
