@@ -3,8 +3,10 @@ sightings and venues, from the plain rows the poller hands over (one PollWrite p
 
 Runs inside the single writer's transaction (collector/store/writer.py). The SQL is in
 collector/store/sql/, one file per statement, each idempotent on its own: the ledger row goes first
-with ON CONFLICT DO NOTHING and returns the polls new to the file; only their rows are written, keyed
-tables with ON CONFLICT DO NOTHING. A re-applied poll therefore writes nothing, in any order.
+and returns the polls new to the file; only their rows are written. Keyed tables take MERGE ... WHEN
+NOT MATCHED THEN INSERT, an anti-join on the key: DuckDB runs INSERT ... ON CONFLICT DO NOTHING as
+that same join plus a pass that drops keys repeated in its input, so here the batch keeps one row per
+key before the statement instead. A re-applied poll therefore writes nothing, in any order.
 """
 
 from __future__ import annotations
@@ -64,6 +66,10 @@ SCHEMAS = {
 # The table each relation is inserted into, column by column in this order (tests/collector/test_store_polls.py)
 TARGETS = {"new_ledger": "poll_ledger", "new_events": "availability_events", "new_ended": "slot_intervals",
            "new_opened": "open_slots", "new_baseline": "baseline_slots", "new_venue_dates": "venue_dates_seen"}
+# The key of each keyed relation: its table's primary key, matched on by its MERGE (the same test holds them)
+KEYS = {"new_ledger": ("poll_id",), "new_ended": ("interval_id",), "new_opened": tuple(name for name, _ in _SLOT),
+        "new_baseline": ("bucket_id", "party_size", "provider", "venue_id", "slot_time", "table_type"),
+        "new_venue_dates": ("provider", "venue_id", "slot_date"), "new_venues": ("provider", "venue_id")}
 
 
 @dataclass
@@ -90,6 +96,10 @@ def _run(cur: duckdb.DuckDBPyConnection, relation: str, rows: list[dict[str, Any
          *statements: tuple[str, dict[str, Any]]) -> list[Any]:
     """Register ROWS as the Arrow relation RELATION once, run each (statement, parameters) over it;
     returns the last statement's rows."""
+    key = KEYS.get(relation)
+    if key:   # a MERGE inserts every unmatched row: a key twice in one batch (two buckets whose windows
+        # share a slot; a venue seen by several polls) would break the table's key. Its last row stands.
+        rows = list({tuple(r[c] for c in key): r for r in rows}.values())
     cur.register(relation, pa.Table.from_pylist(rows, schema=SCHEMAS[relation]))
     try:
         out: list[Any] = []
@@ -102,7 +112,8 @@ def _run(cur: duckdb.DuckDBPyConnection, relation: str, rows: list[dict[str, Any
 
 # The writes after the ledger and bucket state, in order: (relation, PollWrite field, statement)
 ROW_STEPS = (("new_events", "events", "events"), ("new_opened", "opened", "open_slots"),
-             ("new_baseline", "baseline", "baseline"), ("new_venue_dates", "venue_dates", "venue_dates"))
+             ("new_baseline", "baseline", "baseline"), ("new_venue_dates", "venue_dates", "venue_dates"),
+             ("new_venues", "venues", "venues"))
 
 
 def write_polls(cur: duckdb.DuckDBPyConnection, polls: list[PollWrite]) -> set[str]:
@@ -122,7 +133,4 @@ def write_polls(cur: duckdb.DuckDBPyConnection, polls: list[PollWrite]) -> set[s
         rows = [r for p in fresh for r in getattr(p, attr)]
         if rows:
             _run(cur, relation, rows, (statement, {}))
-    latest = {(r["provider"], r["venue_id"]): r for p in fresh for r in p.venues}   # an upsert takes a key once
-    if latest:
-        _run(cur, "new_venues", list(latest.values()), ("venues", {}))
     return set(by_id) - new

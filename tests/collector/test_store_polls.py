@@ -53,3 +53,31 @@ def test_a_batch_applied_twice_writes_once(tmp_path) -> None:
     counts = con.execute("SELECT (SELECT count(*) FROM poll_ledger), (SELECT count(*) FROM availability_events), "
                          "(SELECT count(*) FROM open_slots)").fetchall()
     assert counts == [(1, 1, 1)]
+
+
+def test_each_keyed_relation_is_matched_on_its_tables_primary_key(tmp_path) -> None:
+    """write_polls keeps one row per KEYS entry before each MERGE: that key must be the table's own."""
+    con = connect(tmp_path / "s.duckdb")
+    migrate(con)
+    tables = {**polls.TARGETS, "new_venues": "venues"}
+    for rel, key in polls.KEYS.items():
+        pk = con.execute("SELECT constraint_column_names FROM duckdb_constraints() "
+                         "WHERE table_name = $t AND constraint_type = 'PRIMARY KEY'", {"t": tables[rel]}).fetchall()
+        assert pk == [(list(key),)], rel
+
+
+def test_a_key_twice_in_one_batch_is_written_once(tmp_path) -> None:
+    """Two polls of one batch opening the same slot (buckets whose time windows overlap) and seeing the
+    same venue: one open_slots row, the venue as the later poll saw it, and no key violation."""
+    con = connect(tmp_path / "s.duckdb")
+    migrate(con)
+    con.execute("INSERT INTO buckets (bucket_id, party_size, bucket_date, time_slot, time_bucket, created_at) "
+                "VALUES ($b, 2, $d, '19:00', 'prime', $t)", {"b": f"{DAY}_19:00", "d": DAY, "t": T})
+    batch = [_poll("p1"), _poll("p2")]
+    for w, name in zip(batch, ["Old name", "New name"], strict=True):
+        w.venues = [{"provider": "resy", "venue_id": 7, "name": name, "neighborhood": None, "price_range": 2,
+                     "cuisine": None, "tz": "America/New_York", "lat": 40.7, "lon": -74.0, "seen_at": T}]
+    assert polls.write_polls(con, batch) == set()
+    rows = con.execute("SELECT (SELECT count(*) FROM poll_ledger), (SELECT count(*) FROM open_slots), "
+                       "(SELECT list(name) FROM venues)").fetchall()
+    assert rows == [(2, 1, ["New name"])]

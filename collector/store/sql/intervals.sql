@@ -1,3 +1,3 @@
 -- Ended intervals (closed, expired, censored), keyed by interval_id.
-INSERT INTO slot_intervals SELECT * FROM new_ended
-ON CONFLICT DO NOTHING
+MERGE INTO slot_intervals s USING new_ended n ON s.interval_id = n.interval_id
+WHEN NOT MATCHED THEN INSERT
