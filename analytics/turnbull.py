@@ -42,8 +42,10 @@ import pyarrow as pa
 
 LAST_BIN = 141               # duration_bin's top bin; an observation ending here has no upper bound
 N_BINS = LAST_BIN + 1
-TOL = 1e-5                   # stop when no bin's mass moves by more than this in an iteration...
+TOL = 1e-5                   # stop when a step moves no bin's mass by this much...
 MAX_ITER = 2000              # ...or after this many iterations
+GROWTH_TOL = 1e-3            # ...and no bin grows by this factor in a step
+FLOOR = 1e-12                # least mass a support cell keeps during the iteration
 RESOLVING_N = 10             # closed intervals that must place the median (summarize: resolution_s)
 
 
@@ -132,16 +134,26 @@ def fit(group: np.ndarray, lo: np.ndarray, hi: np.ndarray, n: np.ndarray, n_grou
         r, v = p1 - p0, p2 - 2 * p1 + p0
         rr, vv = (r * r).sum(axis=1), (v * v).sum(axis=1)
         alpha = np.minimum(-1.0, -np.sqrt(rr / np.where(vv > 0, vv, 1.0)))[:, None]
-        jump = np.clip(p0 - 2 * alpha * r + alpha * alpha * v, 0.0, None)
-        mass = jump.sum(axis=1, keepdims=True)
-        new = em(np.where(mass > 0, jump / np.where(mass > 0, mass, 1.0), p2))
+        jump = p0 - 2 * alpha * r + alpha * alpha * v
+        # a jump that leaves the simplex (a cell at or below 0: EM could never bring it back) is
+        # refused for that group, which takes EM's own p2
+        wild = ((jump <= 0) & (p0 > 0)).any(axis=1, keepdims=True)
+        step = np.where(wild, p2, jump)
+        # no cell of the support below FLOOR: an observation's share is a difference of prefix sums,
+        # which cannot tell a smaller mass from 0 (the estimate's own zeros end at FLOOR instead)
+        real = np.arange(width - 1)[None, :] < size[active, None]
+        step = np.where(real, np.maximum(step, FLOOR), 0.0)
+        step /= step.sum(axis=1, keepdims=True)
+        new = em(step)
         p[active] = new
         row_of[active] = -1
-        active = active[np.abs(new - p0).max(axis=1) >= TOL]
+        # done when no bin moves by TOL and none still grows (a bin a jump pushed towards 0 that the
+        # estimate wants back grows by a steady factor while its mass is still too small to move)
+        grows = np.divide(new, step, out=np.zeros_like(new), where=real).max(axis=1) > 1 + GROWTH_TOL
+        active = active[(np.abs(new - step).max(axis=1) >= TOL) | grows]
     out = np.zeros((n_groups, N_BINS))
     out[on] = p[packed]
     return out
-    return p
 
 
 def quantile(mass: np.ndarray, q: float | np.ndarray) -> np.ndarray:

@@ -1,7 +1,8 @@
 -- dash_ranking: grain = one venue with venue_daily rows matching the filters: the "Hardest tables"
 -- ranking (and the digest's, and Venue detail's figures) for any filtered slice, from the
 -- mergeable per-day tables (never raw events). The measures are the shared definitions:
---   drops_per_day       per_day(drops, days of day_quality in the filtered days)  (measure_rates)
+--   drops_per_day       drops per complete day of day_quality in the filtered days (all days
+--                       when none is complete)                                    (measure_rates complete_day_rate)
 --   km_median_s, km_median_lo_s, km_median_hi_s, km_median_bound_s  time_to_close over the merged
 --                       venue_daily_hist (measure_time_to_close; bound NULL: the median is resolved)
 --   fully_booked_share  fully_booked_share(fully_booked_s, observed_s)            (measure_rates)
@@ -16,7 +17,7 @@
 -- $time_bucket ('prime' | 'off_peak'); $parties (party sizes); $dows (ISO weekday 1=Mon..7=Sun of
 -- metric_date).
 WITH days AS (
-    SELECT count(*) AS n_days FROM day_quality
+    SELECT count(*) AS n_days, count(*) FILTER (WHERE NOT partial) AS n_complete FROM day_quality
     WHERE metric_date BETWEEN $d0 AND $d1 AND ($dows IS NULL OR list_contains($dows, isodow(metric_date)))
 ), slice AS (
     SELECT vd.* FROM venue_daily vd
@@ -29,7 +30,7 @@ WITH days AS (
       AND ($dows IS NULL OR list_contains($dows, isodow(vd.metric_date)))
 ), per_venue AS (
     SELECT venue_id,
-           sum(drops) AS drops, sum(release_drops) AS release_drops, sum(cancel_drops) AS cancel_drops,
+           sum(drops) AS drops, sum(drops) FILTER (WHERE NOT partial) AS drops_complete, sum(release_drops) AS release_drops, sum(cancel_drops) AS cancel_drops,
            sum(closed_timed) AS closed_timed, sum(censored) AS censored,
            sum(sum_close_s) / nullif(sum(closed_timed), 0) AS mean_close_s,
            sum(observed_s) AS observed_s, sum(fully_booked_s) AS fully_booked_s,
@@ -56,7 +57,7 @@ WITH days AS (
     SELECT 'slice' AS peer_group, a.venue_id,
            coalesce(v.name, 'venue ' || a.venue_id::VARCHAR) AS venue,
            coalesce(v.neighborhood, '(unknown)') AS neighborhood, v.price_range,
-           a.drops, per_day(a.drops, d.n_days) AS drops_per_day,
+           a.drops, complete_day_rate(a.drops, d.n_days, a.drops_complete, d.n_complete) AS drops_per_day,
            km.km_median_s, km.km_median_lo_s, km.km_median_hi_s,
            km.km_median_bound_s, a.mean_close_s,
            fully_booked_share(a.fully_booked_s, a.observed_s) AS fully_booked_share,

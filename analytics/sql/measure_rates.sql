@@ -25,6 +25,12 @@ CREATE OR REPLACE TEMP MACRO volatility_cv(daily_drops) AS stddev_pop(daily_drop
 
 CREATE OR REPLACE TEMP MACRO per_day(total, days) AS total / nullif(days, 0);
 
+-- complete_day_rate(drops, days, complete_drops, complete_days): a ranking's drops per day, over the
+-- complete days of the slice only (a partial day, seen for part of its hours, would read as a quiet
+-- one); over all its days when none is complete.
+CREATE OR REPLACE TEMP MACRO complete_day_rate(drops, days, complete_drops, complete_days) AS
+    CASE WHEN complete_days > 0 THEN per_day(coalesce(complete_drops, 0), complete_days) ELSE per_day(drops, days) END;
+
 CREATE OR REPLACE TEMP MACRO trend_pct(drops_last7, days_last7, drops_prev7, days_prev7) AS
     100.0 * (per_day(drops_last7, days_last7) - per_day(drops_prev7, days_prev7))
         / nullif(per_day(drops_prev7, days_prev7), 0);

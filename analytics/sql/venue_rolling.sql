@@ -4,7 +4,8 @@
 --   days_observed, partial_days  aggregated / partial days in the window (day_quality)
 --   drops, release_drops, cancel_drops, closed, closed_timed, censored, observed_s, fully_booked_s
 --                  sums of venue_daily over the window
---   drops_per_day  drops / days_observed; release_share, fully_booked_share, volatility,
+--   drops_per_day  drops / day over the window's complete days (all its days when none is
+--                  complete: measure_rates complete_day_rate); release_share, fully_booked_share, volatility,
 --                  volatility_cv, trend_pct, trend: measure_rates.sql, over the venue's days with a
 --                  row (drops_last7 / drops_prev7: as_of-6..as_of / as_of-13..as_of-7, NULL when the
 --                  venue has no row there)
@@ -29,7 +30,8 @@ WITH venue_days AS (   -- one row per venue, day and time bucket (incl. 'all'), 
 ), windowed AS (
     SELECT w.as_of, w.window_days, d.provider, d.venue_id, d.time_bucket,
            any_value(w.days_observed) AS days_observed, any_value(w.partial_days) AS partial_days,
-           sum(d.drops) AS drops, sum(d.release_drops) AS release_drops, sum(d.cancel_drops) AS cancel_drops,
+           sum(d.drops) AS drops, sum(d.drops) FILTER (WHERE NOT q.partial) AS drops_complete,
+           sum(d.release_drops) AS release_drops, sum(d.cancel_drops) AS cancel_drops,
            sum(d.closed) AS closed, sum(d.closed_timed) AS closed_timed, sum(d.censored) AS censored,
            sum(d.sum_close_s) AS sum_close_s, sum(d.observed_s) AS observed_s, sum(d.fully_booked_s) AS fully_booked_s,
            volatility(d.drops) AS volatility, volatility_cv(d.drops) AS volatility_cv,
@@ -38,6 +40,7 @@ WITH venue_days AS (   -- one row per venue, day and time bucket (incl. 'all'), 
            sum(d.drops) FILTER (WHERE d.metric_date <= w.as_of - 7) AS drops_prev7,
            count(*) FILTER (WHERE d.metric_date <= w.as_of - 7) AS days_prev7
     FROM venue_days d JOIN rolling_windows w ON d.metric_date BETWEEN w.window_start AND w.as_of
+    JOIN day_quality q ON q.metric_date = d.metric_date
     GROUP BY ALL
 ), bucket_hist AS (   -- the merged histogram of each window per time bucket, party sizes summed
     SELECT provider, venue_id, time_bucket, bin, lo_bin, hi_bin,
@@ -66,7 +69,7 @@ WITH venue_days AS (   -- one row per venue, day and time bucket (incl. 'all'), 
     FROM time_to_close(hist) t JOIN groups g USING (grp)
 ), rows AS (
     SELECT {'window_days': w.window_days, 'time_bucket': w.time_bucket} AS peer_group,
-           w.*, per_day(w.drops, w.days_observed) AS drops_per_day,
+           w.*, complete_day_rate(w.drops, w.days_observed, w.drops_complete, w.days_observed - w.partial_days) AS drops_per_day,
            release_share(w.release_drops, w.drops) AS release_share,
            fully_booked_share(w.fully_booked_s, w.observed_s) AS fully_booked_share,
            km.km_median_s, km.km_median_lo_s, km.km_median_hi_s, km.km_median_bound_s, km.median_close_s,
@@ -79,7 +82,7 @@ WITH venue_days AS (   -- one row per venue, day and time bucket (incl. 'all'), 
     FROM windowed w
     LEFT JOIN km USING (window_days, provider, venue_id, time_bucket)
 )
-SELECT * EXCLUDE (peer_group, sum_close_s, drops_last7, drops_prev7, days_last7, days_prev7,
+SELECT * EXCLUDE (peer_group, sum_close_s, drops_complete, drops_last7, drops_prev7, days_last7, days_prev7,
                   drops_last7_kept, drops_prev7_kept),
        drops_last7_kept AS drops_last7, drops_prev7_kept AS drops_prev7
 FROM scarcity(rows);

@@ -84,7 +84,8 @@ def test_coarse_intervals_take_the_shape_the_fine_ones_resolve(con: duckdb.DuckD
     fine = [(56, 57, 6, 0), (57, 58, 9, 0), (58, 59, 5, 0), (59, 60, 3, 0)]      # 30-second polls, ~10-16 min
     coarse = [(0, 78, 200, 0)]                                                 # [0 s, 2 h]
     got = _sql(con, [fine, fine + coarse]).set_index("grp")
-    assert got.loc[0, "km_median_s"] == pytest.approx(got.loc[1, "km_median_s"], rel=1e-4)
+    # (to the iteration's stopping rule: no bin's mass moving by 1e-4)
+    assert got.loc[0, "km_median_s"] == pytest.approx(got.loc[1, "km_median_s"], rel=1e-3)
     assert got.loc[1, "n"] == 223
     assert pd.isna(got.loc[1, "km_median_bound_s"]) and 500 < got.loc[1, "km_median_s"] < 1000
 
