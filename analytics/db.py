@@ -14,7 +14,10 @@ from pathlib import Path
 import duckdb
 
 # INSTALL fails offline and autoinstall stalls ~3 s (DESIGN.md); parquet/json/icu are built in.
-CONFIG: dict[str, str | bool] = {"autoinstall_known_extensions": False, "TimeZone": "UTC"}
+# memory_limit: DuckDB's own default is 80% of the machine and it keeps what it read cached up to
+# that; the product's budget is 2 GB for its largest job (a full recompute at 10M events), so the
+# cache gives way (and a big sort spills to disk) well before.
+CONFIG: dict[str, str | bool] = {"autoinstall_known_extensions": False, "TimeZone": "UTC", "memory_limit": "1GB"}
 
 
 class NoDatabase(FileNotFoundError):

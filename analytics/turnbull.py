@@ -15,21 +15,23 @@ the self-consistency (EM) iteration
     p_j <- p_j * sum over intervals i containing j of n_i / P_i,  divided by N,
     P_i  = sum of p over the bins of interval i,
 
-which converges to the NPMLE. The mass lives only on the *innermost intervals* (a left end followed
-by a right end with no end between them; every other bin gets 0), and both sums of the update are
-differences of prefix sums along a group's row of bins, so one iteration is a few passes over a
-(groups x 142) array for all groups at once.
+which converges to the NPMLE (accelerated by SQUAREM steps). The mass lives only on the *innermost
+intervals* (a left end followed by a right end with no end between them; every other bin gets 0),
+and both sums of the update are differences of prefix sums along a group's row of support cells,
+so one iteration is a few passes over a (groups x largest support) array for all groups at once.
 
 Where the polls cannot place the mass inside an innermost interval, neither can the estimate (it keeps
 the starting split, even per bin), and coarse polls bias it besides; ``summarize`` therefore also
 says how finely the polls place the median (resolution_s) and what bound holds whatever happened
 between polls (bound_s), and measure_time_to_close decides from them what to show.
 
-This is the one numeric step of the metrics outside SQL: DuckDB has no loop but a recursive CTE, and
-an iteration there costs a join and a window over every support cell (measured in
-docs/benchmarks.md). It is registered on each connection as the scalar function ``turnbull_fit``
-(lists of one group's observations in, one struct out) and called only from
-measure_time_to_close.sql. tests/analytics/test_turnbull.py checks it against a plain EM.
+This is the one numeric step of the metrics outside SQL. The estimate is an iteration to a fixed
+point (tens to hundreds of steps per group); DuckDB's only loop is a recursive CTE, which keeps the
+rows of every step and would join and window every support cell (about a million each night) once
+per step. It is registered on each connection as the scalar functions ``turnbull_fit`` and
+``turnbull_curve`` (lists of one group's observations in; DuckDB hands them over in batches of
+groups) and called only from measure_time_to_close.sql. tests/analytics/test_time_to_close.py checks
+it against a plain EM (tests/analytics/turnbull_oracle.py).
 """
 
 from __future__ import annotations
@@ -42,9 +44,9 @@ import pyarrow as pa
 
 LAST_BIN = 141               # duration_bin's top bin; an observation ending here has no upper bound
 N_BINS = LAST_BIN + 1
-TOL = 1e-5                   # stop when a step moves no bin's mass by this much...
-MAX_ITER = 2000              # ...or after this many iterations
-GROWTH_TOL = 1e-3            # ...and no bin grows by this factor in a step
+TOL = 1e-5                   # a group is done when a step moves no bin's mass by this much...
+GROWTH_TOL = 1e-3            # ...and grows no bin by this factor (or after MAX_ITER EM steps)
+MAX_ITER = 2000
 FLOOR = 1e-12                # least mass a support cell keeps during the iteration
 RESOLVING_N = 10             # closed intervals that must place the median (summarize: resolution_s)
 

@@ -7,6 +7,10 @@ the simulator. Steady state: the bucket is baselined first, then live polls 30 s
 The file holds what a running service's does: the open slots of the rest of the 14-day window
 (55 other buckets and party sizes, as many slots each as this one), which every write to
 open_slots has to find its way past.
+
+No target here: the budget (issue 17) is relative, CPU per poll at most 1.5x the code before the
+write-side rewrite, and that code cannot run in this process. It was measured as an interleaved
+A/B of both versions over the same pre-rendered pages (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -115,5 +119,5 @@ def run(size: str) -> Iterator[dict[str, Any]]:
     yield result("poll_cycle", f"cpu_ms_per_full_bucket_poll[{venues} venues, {pages} pages, "
                  f"~{int(statistics.median(slots))} slots, ~{int(statistics.median(transitions))} transitions, "
                  f"{in_file} open slots in the file]",
-                 statistics.median(cpu), "ms", target=50.0)
+                 statistics.median(cpu), "ms")
     yield result("poll_cycle", "wall_ms_per_full_bucket_poll", statistics.median(wall), "ms")
