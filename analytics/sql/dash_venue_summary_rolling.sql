@@ -1,6 +1,7 @@
 -- dash_venue_summary_rolling: Venue detail's summary for a slice that is one of the nightly windows
 -- ($window_days ending $d1, time bucket $tb, no party-size or weekday filter): venue $venue_id's row of
--- dash_ranking_rolling (same columns, same figures), read directly instead of ranking every venue.
+-- dash_ranking_rolling (same columns, same figures: tests/analytics/test_one_definition.py compares every
+-- column), read directly instead of ranking every venue.
 -- Its scarcity_score is the one the nightly job stored in venue_rolling (measure_scarcity among all
 -- venues of the window, thin = n < the job's min_sample). That is the score dash_ranking_rolling gives
 -- only when the venues are ranked among the same peers with the same thin flags, so views.venue_summary
