@@ -132,6 +132,12 @@ def today_vs_typical(daily: pd.DataFrame, today: date) -> dict[str, Any]:
 
 # --- rankings and distributions (nightly aggregates) ------------------------------------------
 
+def _nightly_window(f: Filters) -> bool:
+    """Whether F's slice is one the nightly job keeps in venue_rolling (7 or 14 days ending d1, every
+    party size and weekday)."""
+    return f.n_days in (7, 14) and not f.parties and not f.dows
+
+
 def ranking(con: duckdb.DuckDBPyConnection, f: Filters, min_n: int) -> pd.DataFrame:
     """Per-venue scarcity ranking for the filtered slice (the venue filter is ignored: a venue is
     ranked among its comparables; see venue_summary).
@@ -141,7 +147,7 @@ def ranking(con: duckdb.DuckDBPyConnection, f: Filters, min_n: int) -> pd.DataFr
     venue_rolling rows the nightly job made with them (dash_ranking_rolling.sql); any other slice is
     computed from the per-day tables (dash_ranking.sql). Both give the same rows.
     """
-    if f.n_days in (7, 14) and not f.parties and not f.dows:
+    if _nightly_window(f):
         df = _df(con, "dash_ranking_rolling", d1=f.d1, window_days=f.n_days, tb=f.time_bucket or "all",
                  min_n=min_n, hoods=list(f.hoods) or None, prices=list(f.prices) or None)
         if len(df):
@@ -153,9 +159,20 @@ def ranking(con: duckdb.DuckDBPyConnection, f: Filters, min_n: int) -> pd.DataFr
 
 def venue_summary(con: duckdb.DuckDBPyConnection, f: Filters, min_n: int) -> pd.DataFrame:
     """Venue ``f.venue_id``'s row of ``ranking`` for the same slice (empty when it has none): the
-    figures Venue detail shows, ranked among the same venues as on Hardest tables."""
+    figures Venue detail shows, ranked among the same venues as on Hardest tables.
+
+    For a nightly window without neighborhood or price filters the row is read alone
+    (dash_venue_summary_rolling.sql) when the scarcity score the nightly job stored is the one the
+    ranking would give (same thin flags under ``min_n``); otherwise every venue is ranked.
+    """
     if f.venue_id is None:
         raise ValueError("venue_summary needs a venue (Filters.venue_id)")
+    if _nightly_window(f) and not f.hoods and not f.prices:
+        # a nightly window ranked among every venue: the venue's stored row carries the same score
+        row = _df(con, "dash_venue_summary_rolling", d1=f.d1, window_days=f.n_days, tb=f.time_bucket or "all",
+                  min_n=min_n, venue_id=f.venue_id)
+        if len(row) and row["stored_score_holds"].all():
+            return row.drop(columns="stored_score_holds")
     df = ranking(con, f, min_n)
     return df[df["venue_id"] == f.venue_id].reset_index(drop=True)
 
