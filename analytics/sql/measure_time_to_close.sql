@@ -42,7 +42,11 @@
 -- km_curve(hist): grain = one (grp, bin) with fitted mass or closed intervals: Turnbull's survival
 --   (1 - the estimate's CDF at the bin's end) with a 95% band (+-1.96 sqrt(S(1-S)/n)), at_risk =
 --   n x the survival before the bin, and closed_share, the empirical CDF of the closed point
---   durations alone (the drop-duration histogram's curve).
+--   durations alone (the drop-duration histogram's curve). Within a poll gap the estimate cannot
+--   say when a table closed (over hourly polls it steps at the hour), so the curve comes with what
+--   the polls alone guarantee at the bin's end: surely_open = the share of intervals seen open past
+--   it (L beyond the bin), maybe_open = the share not certainly gone by it (R beyond the bin; a
+--   censored interval is never certainly gone). The true survival lies between the two.
 
 CREATE OR REPLACE TEMP MACRO duration_bin(seconds) AS
     CAST(CASE WHEN seconds < 1 THEN 0 ELSE least(141, floor(20 * log10(seconds)) + 1) END AS SMALLINT);
@@ -100,17 +104,24 @@ WITH bounds AS (
            coalesce(p.closed, 0.0) AS closed, coalesce(p.censored, 0.0) AS censored
     FROM mass m FULL JOIN points p ON p.grp IS NOT DISTINCT FROM m.grp AND p.bin = m.bin
     WHERE coalesce(m.mass, 0) > 0 OR coalesce(p.closed, 0) > 0
+), sure AS (           -- per cell: intervals seen open past its bin's end / not certainly gone by it
+    SELECT c.grp, c.bin,
+           sum(b.n_closed + b.n_censored) FILTER (WHERE b.lo_bin > c.bin) AS seen_past,
+           sum(b.n_censored) + coalesce(sum(b.n_closed) FILTER (WHERE b.hi_bin > c.bin), 0) AS not_gone
+    FROM cells c JOIN bounds b ON b.grp IS NOT DISTINCT FROM c.grp
+    GROUP BY c.grp, c.bin
 ), running AS (
-    SELECT c.*, n.n,
+    SELECT c.*, n.n, coalesce(s.seen_past, 0) / n.n AS surely_open, s.not_gone / n.n AS maybe_open,
            greatest(0.0, 1 - sum(c.mass) OVER through) AS survival,
            greatest(0.0, 1 - sum(c.mass) OVER through + c.mass) AS survival_prev,
            sum(c.closed) OVER through / nullif(sum(c.closed) OVER (PARTITION BY c.grp), 0) AS closed_share
     FROM cells c JOIN (SELECT grp, any_value(n) AS n FROM mass GROUP BY grp) n ON n.grp IS NOT DISTINCT FROM c.grp
+    JOIN sure s ON s.grp IS NOT DISTINCT FROM c.grp AND s.bin = c.bin
     WINDOW through AS (PARTITION BY c.grp ORDER BY c.bin ROWS UNBOUNDED PRECEDING)
 )
 SELECT r.grp, r.bin, b.lo_s, b.hi_s, r.closed AS n_closed, r.censored AS n_censored, r.n * r.survival_prev AS at_risk,
        r.survival, r.survival_prev,
        greatest(0.0, r.survival - 1.96 * sqrt(r.survival * (1 - r.survival) / r.n)) AS survival_lo,
        least(1.0, r.survival + 1.96 * sqrt(r.survival * (1 - r.survival) / r.n)) AS survival_hi,
-       r.closed_share
+       r.surely_open, r.maybe_open, r.closed_share
 FROM running r JOIN duration_bins b ON b.bin = r.bin;

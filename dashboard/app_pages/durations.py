@@ -46,11 +46,11 @@ display.table(summary_df, {
     "median_shown": C("Median time-to-close", "text", "From each slot's bounds between polls (Turnbull); censored (expired) slots "
                                                       "count; 'under ...' where the polls were too far apart to resolve it"),
     "km_median_lo_s": C("95% low", "duration"), "km_median_hi_s": C("95% high", "duration"),
-    "median_close_s": C("Median of closed drops", "duration", "Closed drops alone"),
+    "median_close_s": C("", "hidden"),        # point durations read the poll gap: never shown as a figure
     "n_closed": C("Closed", "count"), "n_censored": C("Censored", "count", "Expired or still open: lasted at least this long"),
     "n": C("n", "count"), "thin": C("Thin sample", "flag")}, key="durations_summary")
-notes.caption(f"Per {SPLIT_LABELS[split].lower()} group: median from each slot's bounds between polls (censored slots counted) and the "
-              "median of closed drops alone (both interpolated in the log bins); thin groups flagged"
+notes.caption(f"Per {SPLIT_LABELS[split].lower()} group: median from each slot's bounds between polls (censored "
+              "slots counted; 'under ...' where the polls cannot place it); thin groups flagged"
               + notes.resolution_over(f.d0, f.d1)
               + (f"; {dropped} smaller group(s) left out" if dropped else ""), int(sizes.loc[keep, "n"].sum()))
 thin_groups = summary_df.loc[summary_df["thin"], "group"].tolist()
@@ -64,12 +64,9 @@ color = alt.Color("grp:N", title=SPLIT_LABELS[split])
 x = display.duration_x("hi_s", "time open (log scale)")
 c1, c2 = st.columns(2)
 with c1:
-    charts.show(alt.Chart(surv).mark_line(interpolate="step-after").encode(
-        x=x, y=alt.Y("survival:Q", title="share still open", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
-        color=color, tooltip=[alt.Tooltip("grp:N", title=SPLIT_LABELS[split]), alt.Tooltip("hi_s:Q", title="seconds open"),
-                              alt.Tooltip("survival:Q", title="still open", format=".1%")]),
-        "Survival from the slots' bounds between polls: share of drops still open after t (expired slots censored)",
-        int(sizes.loc[keep, "n"].sum()))
+    charts.show(display.survival_chart(surv, "grp", SPLIT_LABELS[split]),
+                "Share of drops still open after t, from the slots' bounds between polls (Turnbull; expired "
+                "slots censored); bands: what the polls alone guarantee", int(sizes.loc[keep, "n"].sum()))
 with c2:
     charts.show(alt.Chart(surv).mark_line(interpolate="step-after").encode(
         x=x, y=alt.Y("cdf:Q", title="share closed by t", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),

@@ -60,15 +60,10 @@ st.subheader("How long do its tables stay open?")
 if surv.empty:
     notes.empty("time-to-close", "no timed interval of this venue matches the filters.")
 else:
-    line = alt.Chart(surv).mark_line(interpolate="step-after").encode(
-        x=display.duration_x("hi_s", "time open (log scale)"),
-        y=alt.Y("survival:Q", title="share still open", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
-        tooltip=[alt.Tooltip("hi_s:Q", title="seconds open", format=",.0f"),
-                 alt.Tooltip("survival:Q", title="still open", format=".1%"),
-                 alt.Tooltip("at_risk:Q", title="at risk", format=",.0f")])
-    charts.show(line, "Survival of time-to-close estimated from each slot's bounds between polls "
-                "(Turnbull; expired slots censored), "
-                "log-binned" + notes.resolution_over(f.d0, f.d1), n_km)
+    charts.show(display.survival_chart(surv),
+                "Share still open after t, estimated from each slot's bounds between polls (Turnbull; expired "
+                "slots censored); the band is what the polls alone guarantee (the estimate cannot say when "
+                "within a poll gap a table closed)" + notes.resolution_over(f.d0, f.d1), n_km)
     charts.show(display.duration_hist(surv, "closed intervals"),
                 "Histogram of point time-to-close (first absent minus first seen) of closed drops",
                 int(surv["closed"].sum()))

@@ -111,6 +111,28 @@ def duration_x(field: str, title: str) -> alt.X:
                  axis=alt.Axis(values=[v for v, _ in _TICKS], labelExpr=_TICK_LABEL))
 
 
+def survival_chart(surv: pd.DataFrame, group: str | None = None, group_title: str | None = None) -> alt.LayerChart:
+    """The time-to-close survival curve (measure_time_to_close km_curve rows) over the band the polls
+    alone guarantee (surely_open to maybe_open): between polls the curve cannot say when a table
+    closed, the band says how far that leaves it free. One colour per GROUP when given."""
+    x = duration_x("hi_s", "time open (log scale)")
+    share = alt.Scale(domain=[0, 1])
+    enc: dict[str, Any] = {}
+    tips = [alt.Tooltip("hi_s:Q", title="seconds open", format=",.0f"),
+            alt.Tooltip("survival:Q", title="still open (estimate)", format=".1%"),
+            alt.Tooltip("surely_open:Q", title="surely still open", format=".1%"),
+            alt.Tooltip("maybe_open:Q", title="perhaps still open", format=".1%")]
+    if group is not None:
+        enc["color"] = alt.Color(f"{group}:N", title=group_title)
+        tips = [alt.Tooltip(f"{group}:N", title=group_title), *tips]
+    band = alt.Chart(surv).mark_area(interpolate="step-after", opacity=0.18).encode(
+        x=x, y=alt.Y("surely_open:Q", scale=share, title="share still open"), y2="maybe_open:Q", **enc)
+    line = alt.Chart(surv).mark_line(interpolate="step-after").encode(
+        x=x, y=alt.Y("survival:Q", title="share still open", scale=share, axis=alt.Axis(format="%")),
+        tooltip=tips, **enc)
+    return band + line
+
+
 def duration_hist(surv: pd.DataFrame, y_title: str, group: str | None = None,
                   group_title: str | None = None) -> alt.Chart:
     """Closed drops per log-spaced duration bin (bars overlap by GROUP when given). The first bin
