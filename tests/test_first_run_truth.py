@@ -28,6 +28,7 @@ from collector.launcher import build_history
 from simulator.model import Market, party_class
 from simulator.server import start_server
 from tablepulse_settings import Settings
+from tests.analytics.turnbull_oracle import km_median
 
 NY = ZoneInfo("America/New_York")
 UTC = ZoneInfo("UTC")
@@ -52,19 +53,6 @@ def _utc(d: date, hour: float = 0) -> datetime:
     """Naive UTC instant of a New York local day and hour."""
     local = datetime(d.year, d.month, d.day, tzinfo=NY) + timedelta(hours=hour)
     return local.astimezone(UTC).replace(tzinfo=None)
-
-
-def _km_median(durations: np.ndarray, booked: np.ndarray) -> float:
-    """Plain Kaplan-Meier median of exact durations (booked = the event, else censored)."""
-    order = np.lexsort((~booked, durations))
-    at_risk, survival = len(durations), 1.0
-    for x, ev in zip(durations[order], booked[order], strict=True):
-        if ev:
-            survival *= 1 - 1 / at_risk
-            if survival <= 0.5:
-                return float(x)
-        at_risk -= 1
-    return float("nan")
 
 
 def test_hardest_tables_time_to_close_is_the_truth_or_a_bound_that_holds_it(first_run: dict[str, Any]) -> None:
@@ -108,7 +96,7 @@ def test_hardest_tables_time_to_close_is_the_truth_or_a_bound_that_holds_it(firs
         obs = np.array(per_venue.get(row["venue_id"], []), dtype=float).reshape(-1, 2)
         if row["closed_timed"] < 30 or obs[:, 1].sum() < 30:
             continue
-        want = _km_median(obs[:, 0], obs[:, 1].astype(bool))
+        want = km_median(obs[:, 0], obs[:, 1].astype(bool))
         checked += 1
         if not np.isnan(row["km_median_bound_s"] or np.nan):
             bounds += 1

@@ -51,11 +51,16 @@
 CREATE OR REPLACE TEMP MACRO duration_bin(seconds) AS
     CAST(CASE WHEN seconds < 1 THEN 0 ELSE least(141, floor(20 * log10(seconds)) + 1) END AS SMALLINT);
 
-CREATE OR REPLACE TEMP MACRO time_to_close(hist) AS TABLE
-WITH bounds AS (
+-- interval_bounds(hist): one row per (grp, lo_bin, hi_bin) with any interval, counts summed: what the
+-- estimate reads of a histogram.
+CREATE OR REPLACE TEMP MACRO interval_bounds(hist) AS TABLE
     SELECT grp, CAST(lo_bin AS SMALLINT) AS lo_bin, CAST(hi_bin AS SMALLINT) AS hi_bin,
            sum(n_closed)::BIGINT AS n_closed, sum(n_censored)::BIGINT AS n_censored
-    FROM query_table(hist) GROUP BY ALL HAVING sum(n_closed) + sum(n_censored) > 0
+    FROM query_table(hist) GROUP BY ALL HAVING sum(n_closed) + sum(n_censored) > 0;
+
+CREATE OR REPLACE TEMP MACRO time_to_close(hist) AS TABLE
+WITH bounds AS (
+    SELECT * FROM interval_bounds(hist)
 ), fitted AS (
     SELECT grp, sum(n_closed + n_censored) AS n, sum(n_closed) AS n_closed, sum(n_censored) AS n_censored,
            turnbull_fit(list(lo_bin), list(hi_bin), list(n_closed), list(n_censored)) AS fit
@@ -87,9 +92,7 @@ FROM judged j LEFT JOIN point_median m ON m.grp IS NOT DISTINCT FROM j.grp;
 
 CREATE OR REPLACE TEMP MACRO km_curve(hist) AS TABLE
 WITH bounds AS (
-    SELECT grp, CAST(lo_bin AS SMALLINT) AS lo_bin, CAST(hi_bin AS SMALLINT) AS hi_bin,
-           sum(n_closed)::BIGINT AS n_closed, sum(n_censored)::BIGINT AS n_censored
-    FROM query_table(hist) GROUP BY ALL HAVING sum(n_closed) + sum(n_censored) > 0
+    SELECT * FROM interval_bounds(hist)
 ), fitted AS (
     SELECT grp, sum(n_closed + n_censored)::DOUBLE AS n,
            turnbull_curve(list(lo_bin), list(hi_bin), list(n_closed), list(n_censored)) AS curve

@@ -24,6 +24,7 @@ import pytest
 
 from analytics import nightly as an
 from analytics.db import connect
+from tests.analytics.turnbull_oracle import km_median
 from tests.pipeline import Collected, copy_db
 
 TZ = ZoneInfo("America/New_York")
@@ -260,20 +261,6 @@ def test_recompute_equals_incremental(collected: Collected, tmp_path: Path) -> N
     _close(before, _dump(con, DAILY + ROLLING))
 
 
-def _km_median(durations: np.ndarray, booked: np.ndarray) -> float:
-    """Plain Kaplan-Meier median of exact durations (booked = the event, else censored)."""
-    order = np.lexsort((~booked, durations))
-    d, e = durations[order], booked[order]
-    at_risk, survival = len(d), 1.0
-    for x, ev in zip(d, e, strict=True):
-        if ev:
-            survival *= 1 - 1 / at_risk
-            if survival <= 0.5:
-                return float(x)
-        at_risk -= 1
-    return float("nan")
-
-
 def test_hardest_tables_median_is_near_the_truth_or_a_bound_that_holds_it(collected: Collected) -> None:
     """Issue 18: for venues with >= 30 closes, the time-to-close Hardest tables shows is within 25% of
     the truth, or is a bound ("under ...") that contains it.
@@ -304,7 +291,7 @@ def test_hardest_tables_median_is_near_the_truth_or_a_bound_that_holds_it(collec
         m = t["drop"] & in_window & (t["venue"] == r["venue_id"])
         if r["closed_timed"] < 30 or (m & booked).sum() < 30:
             continue
-        truth = _km_median(stop[m] - f["opened"][m], booked[m])
+        truth = km_median(stop[m] - f["opened"][m], booked[m])
         checked += 1
         if r["km_median_bound_s"] is not None and not np.isnan(r["km_median_bound_s"]):
             bounds += 1

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 LAST_BIN = 141
 
 
@@ -84,3 +86,17 @@ def cdf(mass: dict[int, float], x: float) -> float:
             f = x / hi if lo <= 0 else (0.0 if math.isinf(hi) else math.log(x / lo) / math.log(hi / lo))
             total += mass[b] * f
     return total
+
+
+def km_median(durations: np.ndarray, booked: np.ndarray) -> float:
+    """Plain Kaplan-Meier median of exact durations (booked = the event, else censored): the truth's
+    own estimate where the simulator knows every instant (ground-truth tests)."""
+    order = np.lexsort((~booked, durations))
+    at_risk, survival = len(durations), 1.0
+    for x, ev in zip(durations[order], booked[order], strict=True):
+        if ev:
+            survival *= 1 - 1 / at_risk
+            if survival <= 0.5:
+                return float(x)
+        at_risk -= 1
+    return float("nan")
