@@ -280,13 +280,17 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
     Both take one group's observations as four lists (lo_bin, hi_bin, n_closed, n_censored; closed
     ones in lo_bin..hi_bin, censored ones at least lo_bin): turnbull_fit returns the FIT_FIELDS of
     ``summarize``, turnbull_curve the fitted mass per bin as a list of (bin, mass)."""
-    # type="arrow": one call per batch of groups, not per group (the stubs only list the enum form).
-    # Asking the catalog first costs ~17 ms a connection (duckdb_functions() lists every function);
-    # DuckDB refuses a second definition instead, and that answer is the check.
-    try:
-        con.create_function("turnbull_fit", _fit_udf, _LISTS,  # type: ignore[call-overload]
-                            duckdb.struct_type({k: "DOUBLE" for k in FIT_FIELDS}), type="arrow")
-    except duckdb.NotImplementedException:      # "already created" on this connection
+    # A DuckDB variable marks the connection; functions live in the database instance, which other
+    # connections (cursors) share, so an unmarked one asks the catalog (~17 ms) before defining: a
+    # refused second definition would abort an open transaction.
+    if con.execute("SELECT getvariable('tablepulse_turnbull')").fetchall()[0][0]:
         return
+    if con.execute("SELECT 1 FROM duckdb_functions() WHERE function_name = 'turnbull_fit'").fetchall():
+        con.execute("SET VARIABLE tablepulse_turnbull = TRUE")
+        return
+    # type="arrow": one call per batch of groups, not per group (the stubs only list the enum form)
+    con.create_function("turnbull_fit", _fit_udf, _LISTS,  # type: ignore[call-overload]
+                        duckdb.struct_type({k: "DOUBLE" for k in FIT_FIELDS}), type="arrow")
     con.create_function("turnbull_curve", _curve_udf, _LISTS,  # type: ignore[call-overload]
                         duckdb.list_type(duckdb.struct_type({"bin": "SMALLINT", "mass": "DOUBLE"})), type="arrow")
+    con.execute("SET VARIABLE tablepulse_turnbull = TRUE")
