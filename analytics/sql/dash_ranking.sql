@@ -30,7 +30,8 @@ WITH days AS (
       AND ($dows IS NULL OR list_contains($dows, isodow(vd.metric_date)))
 ), per_venue AS (
     SELECT venue_id,
-           sum(drops) AS drops, sum(drops) FILTER (WHERE NOT partial) AS drops_complete, sum(release_drops) AS release_drops, sum(cancel_drops) AS cancel_drops,
+           sum(drops) AS drops, sum(drops) FILTER (WHERE NOT partial) AS drops_complete,
+           sum(release_drops) AS release_drops, sum(cancel_drops) AS cancel_drops,
            sum(closed_timed) AS closed_timed, sum(censored) AS censored,
            sum(sum_close_s) / nullif(sum(closed_timed), 0) AS mean_close_s,
            sum(observed_s) AS observed_s, sum(fully_booked_s) AS fully_booked_s,

@@ -337,7 +337,7 @@ def test_filter_csv_and_venue_click(served: tuple[str, Path], tmp_path: Path) ->
         page.mouse.click(box["x"] + 12, box["y"] + 35 + 17)
         page.wait_for_url("**/venue?**venue=**")
         expect(page.get_by_role("heading", name="Venue detail", exact=True).first).to_be_visible()
-        expect(page.get_by_text("Median time-to-close (KM)").first).to_be_visible()
+        expect(page.get_by_text("Median time-to-close", exact=True).first).to_be_visible()
         vid = int(parse_qs(urlparse(page.url).query)["venue"][0])
         con = connect(db, read_only=True)
         try:
