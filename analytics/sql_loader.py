@@ -39,7 +39,7 @@ def measures() -> dict[str, tuple[str, ...]]:
 
 def _define_measures(con: duckdb.DuckDBPyConnection, stmt: str) -> None:
     """Define the macros of every measure file a statement calls (before running it), once per
-    connection: a DuckDB variable named after the file says it is done (defining the time-to-close
+    connection: the DuckDB variable tablepulse_measures lists the files done (defining the time-to-close
     macros again cost ~7 ms a statement, twice per Venue detail page)."""
     code = "\n".join(_code_part(ln) for ln in stmt.splitlines())
     if "(" not in code or code.lstrip().upper().startswith("CREATE OR REPLACE TEMP MACRO"):
@@ -47,14 +47,15 @@ def _define_measures(con: duckdb.DuckDBPyConnection, stmt: str) -> None:
     for stem, names in measures().items():
         if not any(re.search(rf"\b{n}\(", code) for n in names):
             continue
-        flag = f"tablepulse_{stem}"
-        if con.execute("SELECT getvariable($flag)", {"flag": flag}).fetchall()[0][0]:
+        if con.execute("SELECT coalesce(list_contains(getvariable('tablepulse_measures'), $stem), FALSE)",
+                       {"stem": stem}).fetchall()[0][0]:
             continue
         if stem == "measure_time_to_close":
             turnbull.register(con)              # the estimator's numeric step (analytics/turnbull.py)
         for part in split_statements(sql(stem)):
             con.execute(part)
-        con.execute(f"SET VARIABLE {flag} = TRUE")   # a fixed name made from a file stem
+        con.execute("SET VARIABLE tablepulse_measures = "
+                    "list_append(coalesce(getvariable('tablepulse_measures'), []::VARCHAR[]), $stem)", {"stem": stem})
 
 
 def _uses(stmt: str, name: str) -> bool:
