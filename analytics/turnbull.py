@@ -36,6 +36,7 @@ it against a plain EM (tests/analytics/turnbull_oracle.py).
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import duckdb
@@ -123,10 +124,7 @@ def fit(group: np.ndarray, lo: np.ndarray, hi: np.ndarray, n: np.ndarray, n_grou
         mine = row_of[group] >= 0
         start = row_of[group[mine]] * width + first[mine]                 # into a row's prefix sums
         stop = row_of[group[mine]] * width + last[mine]
-        n_mine, total_mine = n[mine], total[active, None]
-
-        def em(q: np.ndarray) -> np.ndarray:
-            return _em_step(q, start, stop, n_mine, total_mine)  # noqa: B023 (used within this iteration)
+        em = partial(_em_step, start=start, stop=stop, n=n[mine], total=total[active, None])
 
         # SQUAREM (Varadhan & Roland 2008): two EM steps, a step along their extrapolation, one EM
         # step from there; the same fixed point in a fraction of the iterations
@@ -280,17 +278,13 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
     Both take one group's observations as four lists (lo_bin, hi_bin, n_closed, n_censored; closed
     ones in lo_bin..hi_bin, censored ones at least lo_bin): turnbull_fit returns the FIT_FIELDS of
     ``summarize``, turnbull_curve the fitted mass per bin as a list of (bin, mass)."""
-    # A DuckDB variable marks the connection; functions live in the database instance, which other
-    # connections (cursors) share, so an unmarked one asks the catalog (~17 ms) before defining: a
-    # refused second definition would abort an open transaction.
-    if con.execute("SELECT getvariable('tablepulse_turnbull')").fetchall()[0][0]:
-        return
+    # Called once per connection (sql_loader marks the measure files it defined). Functions live in
+    # the database instance, which other connections (cursors) share, so the catalog is asked
+    # (~17 ms) before defining: a refused second definition would abort an open transaction.
     if con.execute("SELECT 1 FROM duckdb_functions() WHERE function_name = 'turnbull_fit'").fetchall():
-        con.execute("SET VARIABLE tablepulse_turnbull = TRUE")
         return
     # type="arrow": one call per batch of groups, not per group (the stubs only list the enum form)
     con.create_function("turnbull_fit", _fit_udf, _LISTS,  # type: ignore[call-overload]
                         duckdb.struct_type({k: "DOUBLE" for k in FIT_FIELDS}), type="arrow")
     con.create_function("turnbull_curve", _curve_udf, _LISTS,  # type: ignore[call-overload]
                         duckdb.list_type(duckdb.struct_type({"bin": "SMALLINT", "mass": "DOUBLE"})), type="arrow")
-    con.execute("SET VARIABLE tablepulse_turnbull = TRUE")
