@@ -13,6 +13,8 @@ from pathlib import Path
 
 import duckdb
 
+from analytics import turnbull
+
 # INSTALL fails offline and autoinstall stalls ~3 s (DESIGN.md); parquet/json/icu are built in.
 # memory_limit: DuckDB's own default is 80% of the machine and it keeps what it read cached up to
 # that; the product's budget is 2 GB for its largest job (a full recompute at 10M events), so the
@@ -25,8 +27,13 @@ class NoDatabase(FileNotFoundError):
 
 
 def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    Path(path).parent.mkdir(parents=True, exist_ok=True) if not read_only else None
-    return duckdb.connect(str(path), read_only=read_only, config=dict(CONFIG))  # type: ignore[arg-type]
+    """A connection with the product's config and the time-to-close estimator's functions
+    (turnbull.register: measure_time_to_close calls them). ``":memory:"`` opens an in-memory database."""
+    if not read_only and str(path) != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path), read_only=read_only, config=dict(CONFIG))  # type: ignore[arg-type]
+    turnbull.register(con)
+    return con
 
 
 def _is_lock_error(e: Exception) -> bool:

@@ -17,8 +17,6 @@ from typing import Any
 
 import duckdb
 
-from analytics import turnbull
-
 SQL_DIR = Path(__file__).with_name("sql")
 
 
@@ -50,8 +48,6 @@ def _define_measures(con: duckdb.DuckDBPyConnection, stmt: str) -> None:
         if con.execute("SELECT coalesce(list_contains(getvariable('tablepulse_measures'), $stem), FALSE)",
                        {"stem": stem}).fetchall()[0][0]:
             continue
-        if stem == "measure_time_to_close":
-            turnbull.register(con)              # the estimator's numeric step (analytics/turnbull.py)
         for part in split_statements(sql(stem)):
             con.execute(part)
         con.execute("SET VARIABLE tablepulse_measures = "

@@ -28,8 +28,8 @@ between polls (bound_s), and measure_time_to_close decides from them what to sho
 This is the one numeric step of the metrics outside SQL. The estimate is an iteration to a fixed
 point (tens to hundreds of steps per group); DuckDB's only loop is a recursive CTE, which keeps the
 rows of every step and would join and window every support cell (about a million each night) once
-per step. It is registered on each connection as the scalar functions ``turnbull_fit`` and
-``turnbull_curve`` (lists of one group's observations in; DuckDB hands them over in batches of
+per step. analytics.db.connect registers it on each connection as the scalar functions
+``turnbull_fit`` and ``turnbull_curve`` (lists of one group's observations in; DuckDB hands them over in batches of
 groups) and called only from measure_time_to_close.sql. tests/analytics/test_time_to_close.py checks
 it against a plain EM (tests/analytics/turnbull_oracle.py).
 """
@@ -273,18 +273,23 @@ def _curve_udf(lo: Any, hi: Any, n_closed: Any, n_censored: Any) -> pa.ListArray
 
 
 def register(con: duckdb.DuckDBPyConnection) -> None:
-    """Define turnbull_fit and turnbull_curve on the connection (once; later calls do nothing).
+    """Define turnbull_fit and turnbull_curve in the connection's database instance.
 
     Both take one group's observations as four lists (lo_bin, hi_bin, n_closed, n_censored; closed
     ones in lo_bin..hi_bin, censored ones at least lo_bin): turnbull_fit returns the FIT_FIELDS of
-    ``summarize``, turnbull_curve the fitted mass per bin as a list of (bin, mass)."""
-    # Called once per connection (sql_loader marks the measure files it defined). Functions live in
-    # the database instance, which other connections (cursors) share, so the catalog is asked
-    # (~17 ms) before defining: a refused second definition would abort an open transaction.
-    if con.execute("SELECT 1 FROM duckdb_functions() WHERE function_name = 'turnbull_fit'").fetchall():
-        return
-    # type="arrow": one call per batch of groups, not per group (the stubs only list the enum form)
-    con.create_function("turnbull_fit", _fit_udf, _LISTS,  # type: ignore[call-overload]
-                        duckdb.struct_type({k: "DOUBLE" for k in FIT_FIELDS}), type="arrow")
-    con.create_function("turnbull_curve", _curve_udf, _LISTS,  # type: ignore[call-overload]
-                        duckdb.list_type(duckdb.struct_type({"bin": "SMALLINT", "mass": "DOUBLE"})), type="arrow")
+    ``summarize``, turnbull_curve the fitted mass per bin as a list of (bin, mass).
+
+    analytics.db.connect calls this on every connection it opens, before anything else runs on it.
+    The functions belong to the database instance, which DuckDB shares between the connections of
+    one process to one file (and their cursors): where another connection defined them already,
+    DuckDB refuses and the definitions in place are kept. The refusal is an error, which would
+    abort an open transaction: hence only on a fresh connection."""
+    defs = [("turnbull_fit", _fit_udf, duckdb.struct_type({k: "DOUBLE" for k in FIT_FIELDS})),
+            ("turnbull_curve", _curve_udf, duckdb.list_type(duckdb.struct_type({"bin": "SMALLINT", "mass": "DOUBLE"})))]
+    for name, udf, returns in defs:
+        try:
+            # type="arrow": one call per batch of groups, not per group (the stubs only list the enum form)
+            con.create_function(name, udf, _LISTS, returns, type="arrow")  # type: ignore[call-overload]
+        except duckdb.CatalogException as e:
+            if "already exists" not in str(e):
+                raise

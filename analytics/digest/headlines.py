@@ -168,32 +168,47 @@ def drops_week_over_week(w: WeekData) -> Headline:
 
 # --- the hardest prime-time table's speed ----------------------------------------------------
 
-def prime_speed(w: WeekData) -> Headline:
-    """The top-ranked prime-time venue with a time-to-close sample: its mean vs the market's.
+def _unresolved(who: str, median: float | None, bound: float | None) -> str:
+    if fmt.missing(median):
+        return f"{who} has no median time-to-close (most of its tables were still open or expired)"
+    return f"the polls were too far apart to place {who}'s median time-to-close, only known to be under {fmt.duration(bound)}"
 
-    Noise: the venue's mean must be faster than the market's prime-time mean by more than
-    Z standard errors of the venue's mean (sd / sqrt(n), sd from the nightly histogram)."""
-    pc = w.prime_close
-    market = pc[pc["venue_id"].isna()]
+
+def prime_speed(w: WeekData) -> Headline:
+    """The top-ranked prime-time venue's median time-to-close vs the market's prime-time median, both
+    from the one definition (measure_time_to_close: the venue's from its ranking row, the market's
+    from the merged market histogram).
+
+    Only a median the polls resolve is quoted: where either reads as a bound ("under 2 h 12 min",
+    polls too far apart to place it) the headline is left out, since a bound says nothing about which
+    is faster. Noise: the venue's and the market's 95% intervals of the median must not overlap
+    (change = the gap between the medians; noise = the two half-intervals on the facing sides)."""
+    market = w.prime_market
     ranked = w.prime_ranking[w.prime_ranking["scarcity_score"].notna()] if len(w.prime_ranking) else w.prime_ranking
-    if not len(ranked) or not len(market) or pd.isna(market["mean_s"].iloc[0]):
-        return _headline("prime_speed", "Prime-time speed", "", 0, w.min_sample, None, None,
-                         f"{Z:g} standard errors", "no ranked prime-time venue this week")
-    ranked = ranked.sort_values(["scarcity_score", "venue_id"], ascending=[False, True], kind="mergesort")
-    top = ranked.iloc[0]
-    v = pc[pc["venue_id"] == top["venue_id"]]
-    n = int(v["n"].iloc[0]) if len(v) else 0
-    mean = float(v["mean_s"].iloc[0]) if len(v) else None
-    sd = float(v["sd_s"].iloc[0]) if len(v) and pd.notna(v["sd_s"].iloc[0]) else None
-    mkt_mean, mkt_n = float(market["mean_s"].iloc[0]), int(market["n"].iloc[0])
-    text = f"Prime-time tables at {top['venue']} lasted {fmt.duration(mean)} on average"
+    rule = "the venue's and the market's 95% intervals of the median do not overlap"
+    if not len(ranked) or not len(market) or pd.isna(market["km_median_s"].iloc[0]):
+        return _headline("prime_speed", "Prime-time speed", "", 0, w.min_sample, None, None, rule,
+                         "no ranked prime-time venue this week")
+    top = ranked.sort_values(["scarcity_score", "venue_id"], ascending=[False, True], kind="mergesort").iloc[0]
+    mk = market.iloc[0]
+    n, mkt_n = int(top["n"]), int(mk["n"])
+    med, mkt = top["km_median_s"], float(mk["km_median_s"])
+    text = f"Prime-time tables at {top['venue']} were gone within a median {fmt.duration(med)}"
     detail = (f"{top['venue']} ({top['neighborhood']}) is this week's hardest prime-time table "
-              f"(scarcity {fmt.num(top['scarcity_score'])}); its {n:,} prime-time slots that closed lasted "
-              f"{fmt.duration(mean)} on average vs {fmt.duration(mkt_mean)} across the market (n = {mkt_n:,}).")
-    gap = None if mean is None else mkt_mean - mean
-    se = None if sd is None or n < 2 else sd / math.sqrt(n)
-    return _headline("prime_speed", text, detail, n, w.min_sample, gap, None if se is None else Z * se,
-                     f"{Z:g} standard errors of the venue's mean (seconds faster than the market)")
+              f"(scarcity {fmt.num(top['scarcity_score'])}): half of its {n:,} prime-time tables were gone within "
+              f"{fmt.duration(med)} (95% interval {fmt.duration(top['km_median_lo_s'])} – "
+              f"{fmt.duration(top['km_median_hi_s'])}) vs {fmt.duration(mkt)} across the market (n = {mkt_n:,}).")
+    unresolved = [_unresolved(who, m, b) for who, m, b in ((top["venue"], med, top["km_median_bound_s"]),
+                                                         ("the market", mkt, mk["km_median_bound_s"]))
+                  if fmt.missing(m) or not fmt.missing(b)]
+    if unresolved:
+        return _headline("prime_speed", "Prime-time speed", "", n, w.min_sample, None, None, rule,
+                         "; ".join(unresolved) + ": no speed claim")
+    gap = mkt - float(med)
+    facing = ((top["km_median_hi_s"] - med) + (mkt - mk["km_median_lo_s"]) if gap >= 0
+              else (med - top["km_median_lo_s"]) + (mk["km_median_hi_s"] - mkt))
+    noise = None if fmt.missing(facing) else float(facing)
+    return _headline("prime_speed", text, detail, n, w.min_sample, gap, noise, rule)
 
 
 # --- prime time vs off-peak volatility -------------------------------------------------------

@@ -37,7 +37,7 @@ class WeekData:
     ranking: pd.DataFrame           # dash_ranking, this week, all time buckets
     prev_ranking: pd.DataFrame      # dash_ranking, the week before
     prime_ranking: pd.DataFrame     # dash_ranking, this week, prime time only
-    prime_close: pd.DataFrame       # digest_close_times, prime, this week
+    prime_market: pd.DataFrame      # views.time_to_close, market-wide, prime, this week (one row)
     supply: dict[int, pd.DataFrame]  # weeks back (0 = this week) -> digest_supply_pairs
     rolling: pd.DataFrame           # dash_market_rolling, window 7, as_of = Sundays of this + earlier weeks
     funnel: dict[str, pd.DataFrame] | None   # analytics.funnels report; None = no tracking table
@@ -82,7 +82,7 @@ def gather(con: duckdb.DuckDBPyConnection, week: IsoWeek, *, tz: str, min_sample
     ranking = _sorted(views.ranking(con, Filters(d0, d1), min_sample), ["venue_id"])
     prev_ranking = _sorted(views.ranking(con, Filters(p0, p1), min_sample), ["venue_id"])
     prime_ranking = _sorted(views.ranking(con, Filters(d0, d1, time_bucket="prime"), min_sample), ["venue_id"])
-    prime_close = run(con, "digest_close_times", d0=d0, d1=d1, time_bucket="prime").df()
+    prime_market = views.time_to_close(con, Filters(d0, d1, time_bucket="prime"))
     supply: dict[int, pd.DataFrame] = {}
     for k in range(HISTORY_WEEKS + 1):
         a0, a1 = d0 - timedelta(days=7 * k), d1 - timedelta(days=7 * k)
@@ -104,7 +104,7 @@ def gather(con: duckdb.DuckDBPyConnection, week: IsoWeek, *, tz: str, min_sample
     _first, last_day = views.data_span(con)
     return WeekData(week=week, d0=d0, d1=d1, tz=tz, min_sample=int(min_sample), days=days, history_days=history,
                     cells=cells, hoods=hoods, ranking=ranking, prev_ranking=prev_ranking,
-                    prime_ranking=prime_ranking, prime_close=prime_close, supply=supply, rolling=rolling,
+                    prime_ranking=prime_ranking, prime_market=prime_market, supply=supply, rolling=rolling,
                     funnel=funnel, funnel_sent=sent, as_of=views.as_of(con), last_day=last_day,
                     tap_window_s=int(tap_window_s), book_window_s=int(book_window_s))
 

@@ -19,31 +19,50 @@ if f.dows:
 if cells.empty or days.empty:
     notes.empty("timing", "no aggregated market day matches these filters.")
     st.stop()
-n_days = len(days)
-days_per_wd = days.groupby("weekday").size()
+# A day not observed from start to end (collection started or stopped, an outage) would read as a
+# quiet one: averages count the complete days only. A weekday seen only partly keeps its partial days,
+# and its row says so; so does the hour chart when no day is complete.
+days = days.assign(day=pd.to_datetime(days["day"]))
+cells = cells.assign(day=pd.to_datetime(cells["day"]))
+only_partial = days.groupby("weekday")["partial"].transform("all")
+used_days = days[~days["partial"] | only_partial]
+partial_wds = set(days.loc[only_partial, "weekday"])
+n_left = len(days) - len(used_days)
 
 st.subheader("Weekday and time bucket")
-wd = cells.groupby(["weekday", "weekday_name", "time_bucket"], as_index=False)["drops"].sum()
-wd["drops_per_day"] = wd["drops"] / wd["weekday"].map(days_per_wd).fillna(1)
+wd_cells = cells[cells["day"].isin(used_days["day"])]
+wd = wd_cells.groupby(["weekday", "weekday_name", "time_bucket"], as_index=False)["drops"].sum()
+wd["days"] = wd["weekday"].map(used_days.groupby("weekday").size()).fillna(1).astype(int)
+wd["drops_per_day"] = wd["drops"] / wd["days"]
+wd["weekday_name"] = [f"{n} (partial)" if d in partial_wds else n for d, n in zip(wd["weekday"], wd["weekday_name"],
+                                                                                    strict=True)]
 wd["time_bucket"] = wd["time_bucket"].map(lambda b: display.TIME_BUCKETS.get(b, b))
 charts.show(alt.Chart(wd).mark_rect().encode(
     x=alt.X("time_bucket:N", title=None, axis=alt.Axis(labelAngle=0, orient="top")),
-    y=alt.Y("weekday_name:O", sort=list(WEEKDAYS), title=None),
+    y=alt.Y("weekday_name:O", sort=[f"{n} (partial)" if i + 1 in partial_wds else n for i, n in enumerate(WEEKDAYS)],
+            title=None),
     color=alt.Color("drops_per_day:Q", title="drops / day"),
     tooltip=[alt.Tooltip("weekday_name:N", title="weekday"), alt.Tooltip("time_bucket:N", title="time bucket"),
              alt.Tooltip("drops_per_day:Q", title="drops / day", format=",.1f"),
-             alt.Tooltip("drops:Q", title="drops", format=",")]),
-    "Market NEW_DROPs per observed day, by weekday seen and time bucket of the slot", int(wd["drops"].sum()))
+             alt.Tooltip("drops:Q", title="drops", format=","), alt.Tooltip("days:Q", title="days")]),
+    "Market NEW_DROPs per day, by weekday seen and time bucket of the slot, over complete days"
+    + (f" ({n_left} partly observed day(s) left out)" if n_left else "")
+    + ("; '(partial)': that weekday was only partly observed" if partial_wds else ""), int(wd["drops"].sum()))
 
 st.subheader("Drops by hour of day")
-hr = cells.groupby("hour_local", as_index=False)["drops"].sum()
+complete = days[~days["partial"]]
+hour_days = complete if len(complete) else days
+n_days = len(hour_days)
+hr = cells[cells["day"].isin(hour_days["day"])].groupby("hour_local", as_index=False)["drops"].sum()
 hr["drops_per_day"] = hr["drops"] / n_days
 charts.show(alt.Chart(hr).mark_bar().encode(
     x=alt.X("hour_local:O", title="hour first seen (venue-local)", axis=alt.Axis(labelAngle=0)),
     y=alt.Y("drops_per_day:Q", title="drops / day"),
     tooltip=[alt.Tooltip("hour_local:O", title="hour"), alt.Tooltip("drops_per_day:Q", title="drops / day", format=",.1f"),
              alt.Tooltip("drops:Q", title="drops", format=",")]),
-    f"Market NEW_DROPs per hour of day, averaged over {n_days} observed day(s)", int(hr["drops"].sum()))
+    f"Market NEW_DROPs per hour of day, averaged over {n_days} "
+    + (f"complete day(s) ({len(days) - n_days} partly observed day(s) left out)" if len(complete)
+       else "day(s), every one only partly observed: hours not watched read low"), int(hr["drops"].sum()))
 
 st.subheader("Best hours to watch")
 best = hr.sort_values(["drops_per_day", "hour_local"], ascending=[False, True]).head(5)
@@ -59,7 +78,7 @@ st.subheader("Prime-time volatility index")
 mr = guard.load(data.market_rolling, f.d0, f.d1)
 mr = mr[mr["window_days"] == 14] if len(mr) else mr
 if mr.empty:
-    daily = cells.groupby(["day", "time_bucket"], as_index=False)["drops"].sum()
+    daily = cells[cells["day"].isin(hour_days["day"])].groupby(["day", "time_bucket"], as_index=False)["drops"].sum()
     cv = daily.groupby("time_bucket")["drops"].agg(lambda s: s.std(ddof=0) / s.mean() if s.mean() else None)
     c1, c2 = st.columns(2)
     c1.metric("Prime: CV of daily drops", "—" if pd.isna(cv.get("prime")) else f"{cv.get('prime'):.2f}")

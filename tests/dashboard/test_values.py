@@ -74,12 +74,17 @@ def test_hardest_name_search_and_thin_rows(sql: duckdb.DuckDBPyConnection) -> No
     assert set(shown["venue"]) == expected
 
 
-def test_timing_hour_chart_matches_sql(sql: duckdb.DuckDBPyConnection) -> None:
+def test_timing_hour_chart_matches_sql_over_complete_days(sql: duckdb.DuckDBPyConnection) -> None:
+    # a partly observed day (the fixture's outage day) would read as a quiet one: left out
+    used = """SELECT metric_date FROM day_quality WHERE metric_date BETWEEN $a AND $b AND NOT partial"""
+    n_days, n_partial = sql.execute("SELECT count(*) FILTER (WHERE NOT partial), count(*) FILTER (WHERE partial) "
+                                    "FROM day_quality WHERE metric_date BETWEEN $a AND $b", {"a": D0, "b": D1}).fetchone()  # type: ignore[misc]
+    assert n_days > 0 and n_partial > 0
+
     def expected(tb: str | None) -> dict[int, float]:
-        n_days = sql.execute("SELECT count(*) FROM day_quality WHERE metric_date BETWEEN $a AND $b",
-                             {"a": D0, "b": D1}).fetchone()[0]  # type: ignore[index]
-        rows = sql.execute("""SELECT hour_local, sum(drops) FROM market_daily WHERE metric_date BETWEEN $a AND $b
-                              AND ($tb IS NULL OR time_bucket = $tb) GROUP BY 1""", {"a": D0, "b": D1, "tb": tb}).fetchall()
+        rows = sql.execute(f"""SELECT hour_local, sum(drops) FROM market_daily WHERE metric_date IN ({used})
+                               AND ($tb IS NULL OR time_bucket = $tb) GROUP BY 1""",  # noqa: S608 - a fixed subquery
+                           {"a": D0, "b": D1, "tb": tb}).fetchall()
         return {int(h): round(d / n_days, 9) for h, d in rows}
 
     for query, tb in ((BASE, None), ({**BASE, "tb": "Off-peak"}, "off_peak")):
@@ -88,7 +93,21 @@ def test_timing_hour_chart_matches_sql(sql: duckdb.DuckDBPyConnection) -> None:
         df = next(f for f in frames if "hour_local" in f.columns)
         got = {int(h): round(float(v), 9) for h, v in zip(df["hour_local"], df["drops_per_day"], strict=True)}
         assert got == expected(tb)
+        assert f"{n_partial} partly observed day(s) left out" in " ".join(c.value for c in at.caption)
     assert expected(None) != expected("off_peak")
+
+
+def test_timing_weekday_seen_only_partly_is_marked(sql: duckdb.DuckDBPyConnection) -> None:
+    """A weekday whose only day in range was partly observed keeps that day, labelled '(partial)';
+    the others average their complete days."""
+    partial_day = sql.execute("SELECT min(metric_date) FROM day_quality WHERE partial AND metric_date BETWEEN $a AND $b",
+                              {"a": D0, "b": D1}).fetchone()[0]  # type: ignore[index]
+    at = app("timing", {"dates": [partial_day.isoformat(), partial_day.isoformat()]})
+    frames = chart_data(at, 0)
+    df = next(f for f in frames if "weekday_name" in f.columns)
+    assert set(df["weekday_name"]) == {partial_day.strftime("%a") + " (partial)"}
+    drops = sql.execute("SELECT sum(drops) FROM market_daily WHERE metric_date = $d", {"d": partial_day}).fetchone()[0]  # type: ignore[index]
+    assert df["drops_per_day"].sum() == drops
 
 
 def test_trends_by_neighborhood_matches_sql(sql: duckdb.DuckDBPyConnection) -> None:
