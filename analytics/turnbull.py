@@ -17,8 +17,9 @@ the self-consistency (EM) iteration
 
 which converges to the NPMLE (accelerated by SQUAREM steps). The mass lives only on the *innermost
 intervals* (a left end followed by a right end with no end between them; every other bin gets 0),
-and both sums of the update are differences of prefix sums along a group's row of support cells,
-so one iteration is a few passes over a (groups x largest support) array for all groups at once.
+so the iteration runs over those intervals, and both sums of the update are differences of prefix
+sums along a group's row of intervals: one iteration is a few passes over a (groups x most
+intervals) array for all groups at once.
 
 Where the polls cannot place the mass inside an innermost interval, neither can the estimate (it keeps
 the starting split, even per bin), and coarse polls bias it besides; ``summarize`` therefore also
@@ -79,14 +80,60 @@ def support(group: np.ndarray, lo: np.ndarray, hi: np.ndarray, n_groups: int) ->
 
 
 def _em_step(q: np.ndarray, start: np.ndarray, stop: np.ndarray, n: np.ndarray, total: np.ndarray) -> np.ndarray:
-    """One self-consistency step for the rows of ``q`` (one group each, its support cells packed left).
-    Observation i covers cells [start_i, stop_i) of the flattened rows (prefix-sum positions)."""
+    """One self-consistency step for the rows of ``q`` (one group each, its cells packed left).
+    Observation i covers cells [start_i, stop_i) of the flattened rows' prefix sums (a row is one
+    cell wider than ``q``)."""
     c = np.zeros((q.shape[0], q.shape[1] + 1))
     np.cumsum(q, axis=1, out=c[:, 1:])
     w = n / (c.ravel()[stop] - c.ravel()[start])                         # n_i / P_i
     acc = (np.bincount(start, weights=w, minlength=c.size)
            - np.bincount(stop, weights=w, minlength=c.size)).reshape(c.shape)
     return q * np.cumsum(acc, axis=1)[:, :-1] / total
+
+
+def _squarem(p: np.ndarray, row: np.ndarray, first: np.ndarray, last: np.ndarray, n: np.ndarray,
+             size: np.ndarray) -> np.ndarray:
+    """The fixed point of the EM for each row of ``p`` (a group's starting masses over its ``size``
+    cells, packed left); observation i of row ``row[i]`` covers cells first_i..last_i - 1, n_i times.
+    A row leaves the iteration once it has converged, and its observations with it."""
+    out = p.copy()
+    width = p.shape[1] + 1
+    idx = np.arange(len(p))                    # the rows still iterating
+    total = np.bincount(row, weights=n, minlength=len(p))[:, None]
+    real = np.arange(p.shape[1])[None, :] < size[:, None]
+    for _ in range(MAX_ITER // 3):
+        if not len(idx):
+            break
+        em = partial(_em_step, start=row * width + first, stop=row * width + last, n=n, total=total)
+        # SQUAREM (Varadhan & Roland 2008): two EM steps, a step along their extrapolation, one EM
+        # step from there; the same fixed point in a fraction of the iterations
+        p1 = em(p)
+        p2 = em(p1)
+        r, v = p1 - p, p2 - 2 * p1 + p
+        rr, vv = (r * r).sum(axis=1), (v * v).sum(axis=1)
+        alpha = np.minimum(-1.0, -np.sqrt(rr / np.where(vv > 0, vv, 1.0)))[:, None]
+        jump = p - 2 * alpha * r + alpha * alpha * v
+        # a jump that leaves the simplex (a cell at or below 0: EM could never bring it back) is
+        # refused for that row, which takes EM's own p2
+        wild = ((jump <= 0) & (p > 0)).any(axis=1, keepdims=True)
+        step = np.where(wild, p2, jump)
+        # no cell below FLOOR: an observation's share is a difference of prefix sums, which cannot tell
+        # a smaller mass from 0 (the estimate's own zeros end at FLOOR instead)
+        step = np.where(real, np.maximum(step, FLOOR), 0.0)
+        step /= step.sum(axis=1, keepdims=True)
+        new = em(step)
+        out[idx] = new
+        # done when no cell moves by TOL and none still grows (a cell a jump pushed towards 0 that the
+        # estimate wants back grows by a steady factor while its mass is still too small to move)
+        grows = np.divide(new, step, out=np.zeros_like(new), where=real).max(axis=1) > 1 + GROWTH_TOL
+        moving = (np.abs(new - step).max(axis=1) >= TOL) | grows
+        if not moving.all():
+            mine = moving[row]
+            row = (np.cumsum(moving) - 1)[row[mine]]
+            first, last, n = first[mine], last[mine], n[mine]
+            idx, new, total, real = idx[moving], new[moving], total[moving], real[moving]
+        p = new
+    return out
 
 
 def fit(group: np.ndarray, lo: np.ndarray, hi: np.ndarray, n: np.ndarray, n_groups: int) -> np.ndarray:
@@ -105,54 +152,27 @@ def fit(group: np.ndarray, lo: np.ndarray, hi: np.ndarray, n: np.ndarray, n_grou
     order = np.lexsort((n, hi, lo, group))
     group, lo, hi, n = group[order], lo[order], hi[order], n[order]
     on = support(group, lo, hi, n_groups)
-    # the EM runs on each group's support cells alone, packed to the left of a row as wide as the
-    # largest support (a few dozen of the 142 bins); lo / hi become the cells they cover
-    through = np.cumsum(on, axis=1)                                        # support cells at or below a bin
-    first = through[group, lo] - on[group, lo]
+    # The EM runs over each group's innermost intervals, packed to the left of a row. An observation
+    # covers whole innermost intervals (none has an end inside one), so the EM never changes the split
+    # of an interval's mass over its bins: the estimate keeps the starting split, even per bin.
+    begins = np.zeros((n_groups, N_BINS), dtype=bool)
+    begins[group, lo] = True
+    begins &= on                                          # an innermost interval begins at a left end
+    through = np.cumsum(begins, axis=1)                   # intervals begun at or below a bin
+    first = through[group, lo] - begins[group, lo]
     last = through[group, hi]
     size = through[:, -1]
-    width = int(size.max(initial=0)) + 1
-    packed = np.arange(width - 1)[None, :] < size[:, None]
-    p = packed / np.maximum(size[:, None], 1)
-    total = np.bincount(group, weights=n, minlength=n_groups)
-    active = np.flatnonzero(total > 0)         # a group leaves once nothing of it moves by TOL
-    row_of = np.full(n_groups, -1)
-    for _ in range(MAX_ITER // 3):
-        if not len(active):
-            break
-        row_of[active] = np.arange(len(active))
-        mine = row_of[group] >= 0
-        start = row_of[group[mine]] * width + first[mine]                 # into a row's prefix sums
-        stop = row_of[group[mine]] * width + last[mine]
-        em = partial(_em_step, start=start, stop=stop, n=n[mine], total=total[active, None])
-
-        # SQUAREM (Varadhan & Roland 2008): two EM steps, a step along their extrapolation, one EM
-        # step from there; the same fixed point in a fraction of the iterations
-        p0 = p[active]
-        p1 = em(p0)
-        p2 = em(p1)
-        r, v = p1 - p0, p2 - 2 * p1 + p0
-        rr, vv = (r * r).sum(axis=1), (v * v).sum(axis=1)
-        alpha = np.minimum(-1.0, -np.sqrt(rr / np.where(vv > 0, vv, 1.0)))[:, None]
-        jump = p0 - 2 * alpha * r + alpha * alpha * v
-        # a jump that leaves the simplex (a cell at or below 0: EM could never bring it back) is
-        # refused for that group, which takes EM's own p2
-        wild = ((jump <= 0) & (p0 > 0)).any(axis=1, keepdims=True)
-        step = np.where(wild, p2, jump)
-        # no cell of the support below FLOOR: an observation's share is a difference of prefix sums,
-        # which cannot tell a smaller mass from 0 (the estimate's own zeros end at FLOOR instead)
-        real = np.arange(width - 1)[None, :] < size[active, None]
-        step = np.where(real, np.maximum(step, FLOOR), 0.0)
-        step /= step.sum(axis=1, keepdims=True)
-        new = em(step)
-        p[active] = new
-        row_of[active] = -1
-        # done when no bin moves by TOL and none still grows (a bin a jump pushed towards 0 that the
-        # estimate wants back grows by a steady factor while its mass is still too small to move)
-        grows = np.divide(new, step, out=np.zeros_like(new), where=real).max(axis=1) > 1 + GROWTH_TOL
-        active = active[(np.abs(new - step).max(axis=1) >= TOL) | grows]
+    rows, bins = np.nonzero(on)
+    cell = through[rows, bins] - 1                        # each support bin's interval
+    n_bins = np.zeros((n_groups, max(int(size.max(initial=0)), 1)))
+    np.add.at(n_bins, (rows, cell), 1.0)
+    p = n_bins / np.maximum(n_bins.sum(axis=1, keepdims=True), 1)
+    fitted = np.flatnonzero(np.bincount(group, weights=n, minlength=n_groups) > 0)
+    at = np.full(n_groups, -1)
+    at[fitted] = np.arange(len(fitted))
+    p[fitted] = _squarem(p[fitted], at[group], first, last, n, size[fitted])
     out = np.zeros((n_groups, N_BINS))
-    out[on] = p[packed]
+    out[rows, bins] = p[rows, cell] / n_bins[rows, cell]
     return out
 
 
