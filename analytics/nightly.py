@@ -37,7 +37,7 @@ DEFAULT_GUARD_MINUTES = 60    # Settings.expiry_guard_minutes: a bucket is watch
 # The per-day job, in order: shared inputs (TEMP tables), then one file per table. day_quality
 # comes first (the others copy its `partial`), market_daily_hist sums venue_daily_hist.
 DAILY_INPUTS = ("daily_inputs", "daily_open_time")
-DAILY_TABLES = ("day_quality", "venue_daily", "venue_daily_hist", "market_daily", "supply_daily",
+DAILY_TABLES = ("day_quality", "venue_daily", "venue_daily_hist", "market_daily", "venue_hourly", "supply_daily",
                 "market_daily_hist")
 # The rolling job: windows (TEMP), then one file per table; market_rolling reads venue_rolling.
 ROLLING_INPUTS = ("rolling_windows",)

@@ -259,6 +259,7 @@ def week_over_week(daily_totals: pd.DataFrame, d1: date) -> dict[str, Any]:
 # --- one venue (finished intervals, kept for the whole history) ---------------------------------
 
 def venue_heatmap(con: duckdb.DuckDBPyConnection, venue_id: int, d0: date, d1: date) -> pd.DataFrame:
+    """The venue's NEW_DROPs by weekday and local hour over market days d0..d1 (nightly venue_hourly)."""
     df = _df(con, "dash_venue_heatmap", venue_id=venue_id, d0=d0, d1=d1)
     df["weekday"] = df["dow"].map(lambda d: WEEKDAYS[int(d) - 1])
     return df

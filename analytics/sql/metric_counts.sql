@@ -4,6 +4,7 @@ SELECT (SELECT count(*) FROM day_quality WHERE metric_date >= $d0 AND metric_dat
        (SELECT count(*) FROM venue_daily WHERE metric_date >= $d0 AND metric_date < $d1) AS venue_daily,
        (SELECT count(*) FROM venue_daily_hist WHERE metric_date >= $d0 AND metric_date < $d1) AS venue_daily_hist,
        (SELECT count(*) FROM market_daily WHERE metric_date >= $d0 AND metric_date < $d1) AS market_daily,
+       (SELECT count(*) FROM venue_hourly WHERE metric_date >= $d0 AND metric_date < $d1) AS venue_hourly,
        (SELECT count(*) FROM supply_daily WHERE metric_date >= $d0 AND metric_date < $d1) AS supply_daily,
        (SELECT count(*) FROM market_daily_hist WHERE metric_date >= $d0 AND metric_date < $d1) AS market_daily_hist,
        (SELECT count(*) FROM venue_rolling WHERE as_of >= $d0 AND as_of < $d1) AS venue_rolling,

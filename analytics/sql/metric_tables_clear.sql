@@ -4,6 +4,7 @@ DELETE FROM day_quality;
 DELETE FROM venue_daily;
 DELETE FROM venue_daily_hist;
 DELETE FROM market_daily;
+DELETE FROM venue_hourly;
 DELETE FROM supply_daily;
 DELETE FROM market_daily_hist;
 DELETE FROM venue_rolling;

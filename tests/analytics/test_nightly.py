@@ -216,6 +216,7 @@ GRAIN = {  # migration 0005 dropped these tables' PRIMARY KEY: the job itself mu
     "venue_daily": "provider, venue_id, metric_date, time_bucket, party_size",
     "venue_daily_hist": "provider, venue_id, metric_date, time_bucket, party_size, bin",
     "market_daily": "metric_date, hour_local, neighborhood, price_range, time_bucket, party_size",
+    "venue_hourly": "provider, venue_id, metric_date, hour_local",
     "venue_rolling": "provider, venue_id, as_of, window_days, time_bucket",
     "venue_rolling_party": "provider, venue_id, as_of, window_days, time_bucket, party_size",
 }
@@ -268,3 +269,18 @@ def test_a_bucket_polled_rarely_by_schedule_is_not_an_outage_but_no_polling_at_a
     con2 = _polls_only(tmp_path, "b.duckdb", {BUCKET: down, far: [at(0), at(12)]})
     _agg(con2, D)
     assert _row(con2, "SELECT partial FROM day_quality") == {"partial": True}
+
+
+def test_venue_hourly_counts_drops_by_local_hour_and_the_migration_fills_aggregated_days(tmp_path: Path) -> None:
+    """venue_hourly (Venue detail's heatmap) holds each NEW_DROP on its day and local hour; migration
+    0012 fills the days aggregated before it with the rows the nightly job writes."""
+    con = _db(tmp_path)
+    _agg(con, D)
+    rows = con.execute("SELECT venue_id, metric_date, hour_local, drops FROM venue_hourly ORDER BY ALL").fetchall()
+    # venue 1's four drops first seen at 01:00, 12:00, 20:00, 22:00 UTC (a UTC venue); the baseline
+    # slot of venue 2 is no drop
+    assert rows == [(1, D, h, 1) for h in (1, 12, 20, 22)]
+    con.execute("DROP TABLE venue_hourly")
+    con.execute("DELETE FROM schema_migrations WHERE name = '0012_venue_hourly'")
+    assert migrate(con) == ["0012_venue_hourly"]
+    assert con.execute("SELECT venue_id, metric_date, hour_local, drops FROM venue_hourly ORDER BY ALL").fetchall() == rows

@@ -151,6 +151,22 @@ def test_venue_page_from_query_matches_sql(sql: duckdb.DuckDBPyConnection) -> No
     n_iv = sql.execute("""SELECT least(count(*), 200) FROM slot_intervals WHERE venue_id = $v
                           AND opened_local::DATE BETWEEN $a AND $b""", {"v": vid, "a": D0, "b": D1}).fetchone()[0]  # type: ignore[index]
     assert len(iv) == n_iv
+    # the weekday x hour heatmap (nightly venue_hourly) counts every NEW_DROP of the venue, finished
+    # (slot_intervals) or still open (open_slots), by the local weekday and hour it was first seen:
+    # the same drops as the page's tile (venue_daily)
+    heat = next(df for i in range(len(at.get("vega_lite_chart"))) for df in chart_data(at, i)
+                if {"weekday", "hour", "drops"} <= set(df.columns))
+    want = sql.execute("""WITH drops AS (
+            SELECT timezone('America/New_York', timezone('UTC', opened_hi)) AS t FROM slot_intervals
+            WHERE venue_id = $v AND source = 'drop'
+            UNION ALL
+            SELECT timezone('America/New_York', timezone('UTC', opened_hi)) FROM open_slots WHERE venue_id = $v AND source = 'drop')
+        SELECT isodow(t), hour(t), count(*) FROM drops WHERE t::DATE BETWEEN $a AND $b GROUP BY ALL""",
+                       {"v": vid, "a": D0, "b": D1}).fetchall()
+    days = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+    assert {(days[d - 1], h, n) for d, h, n in want} == set(zip(heat["weekday"], heat["hour"].astype(int),
+                                                                heat["drops"].astype(int), strict=True))
+    assert sum(n for _d, _h, n in want) == drops
 
 
 def test_health_counts_match_sql(sql: duckdb.DuckDBPyConnection) -> None:
