@@ -30,8 +30,8 @@ This is the one numeric step of the metrics outside SQL. The estimate is an iter
 point (tens to hundreds of steps per group); DuckDB's only loop is a recursive CTE, which keeps the
 rows of every step and would join and window every support cell (about a million each night) once
 per step. analytics.db.connect registers it on each connection as the scalar functions
-``turnbull_fit`` and ``turnbull_curve`` (lists of one group's observations in; DuckDB hands them over in batches of
-groups) and called only from measure_time_to_close.sql. tests/analytics/test_time_to_close.py checks
+``turnbull_fit`` and ``turnbull_curve`` (lists of one group's observations in; DuckDB hands them
+over in batches of groups), called only from measure_time_to_close.sql. tests/analytics/test_time_to_close.py checks
 it against a plain EM (tests/analytics/turnbull_oracle.py).
 """
 
