@@ -36,6 +36,8 @@ _CONFIG: dict[str, Any] = {
                  "gridColor": GRID, "domainColor": GRID, "tickColor": GRID},
         "axisX": {"grid": False},
         "axisY": {"grid": True, "domain": False, "ticks": False},
+        # a band axis's grid line runs through the middle of each band: across a heatmap's cells
+        "axisYBand": {"grid": False},
         "legend": {"labelFont": FONT, "titleFont": FONT, "labelColor": INK, "titleColor": INK,
                    "labelFontSize": 11, "titleFontSize": 12, "orient": "top"},
         "header": {"labelFont": FONT, "titleFont": FONT, "labelColor": INK},
