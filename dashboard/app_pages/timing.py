@@ -47,7 +47,8 @@ charts.show(alt.Chart(wd).mark_rect().encode(
              alt.Tooltip("drops:Q", title="drops", format=","), alt.Tooltip("days:Q", title="days")]),
     "Market NEW_DROPs per day, by weekday seen and time bucket of the slot, over complete days"
     + (f" ({n_left} partly observed day(s) left out)" if n_left else "")
-    + ("; '(partial)': that weekday was only partly observed" if partial_wds & set(wd["weekday"]) else ""),
+    + ("; '(partial)': that weekday was only partly observed" if partial_wds & set(wd["weekday"]) else "")
+    + "".join(f"; {WEEKDAYS[d - 1]}: only partly observed, no drop seen" for d in sorted(partial_wds - set(wd["weekday"]))),
     int(wd["drops"].sum()))
 
 st.subheader("Drops by hour of day")
