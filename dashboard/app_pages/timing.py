@@ -22,8 +22,6 @@ if cells.empty or days.empty:
 # A day not observed from start to end (collection started or stopped, an outage) would read as a
 # quiet one: averages count the complete days only. A weekday seen only partly keeps its partial days,
 # and its row says so; so does the hour chart when no day is complete.
-days = days.assign(day=pd.to_datetime(days["day"]))
-cells = cells.assign(day=pd.to_datetime(cells["day"]))
 only_partial = days.groupby("weekday")["partial"].transform("all")
 used_days = days[~days["partial"] | only_partial]
 partial_wds = set(days.loc[only_partial, "weekday"])
@@ -32,15 +30,19 @@ n_left = len(days) - len(used_days)
 st.subheader("Weekday and time bucket")
 wd_cells = cells[cells["day"].isin(used_days["day"])]
 wd = wd_cells.groupby(["weekday", "weekday_name", "time_bucket"], as_index=False)["drops"].sum()
-wd["days"] = wd["weekday"].map(used_days.groupby("weekday").size()).fillna(1).astype(int)
+wd["days"] = wd["weekday"].map(used_days.groupby("weekday").size())
 wd["drops_per_day"] = wd["drops"] / wd["days"]
-wd["weekday_name"] = [f"{n} (partial)" if d in partial_wds else n for d, n in zip(wd["weekday"], wd["weekday_name"],
-                                                                                    strict=True)]
+
+
+def weekday_label(d: int) -> str:
+    return WEEKDAYS[d - 1] + (" (partial)" if d in partial_wds else "")
+
+
+wd["weekday_name"] = wd["weekday"].map(weekday_label)
 wd["time_bucket"] = wd["time_bucket"].map(lambda b: display.TIME_BUCKETS.get(b, b))
 charts.show(alt.Chart(wd).mark_rect().encode(
     x=alt.X("time_bucket:N", title=None, axis=alt.Axis(labelAngle=0, orient="top")),
-    y=alt.Y("weekday_name:O", sort=[f"{n} (partial)" if i + 1 in partial_wds else n for i, n in enumerate(WEEKDAYS)],
-            title=None),
+    y=alt.Y("weekday_name:O", sort=[weekday_label(d) for d in range(1, 8)], title=None),
     color=alt.Color("drops_per_day:Q", title="drops / day"),
     tooltip=[alt.Tooltip("weekday_name:N", title="weekday"), alt.Tooltip("time_bucket:N", title="time bucket"),
              alt.Tooltip("drops_per_day:Q", title="drops / day", format=",.1f"),
