@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import shutil
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
 
 from collector.buckets import local_today
 from collector.clock import ManualClock
@@ -106,3 +110,19 @@ def copy_db(c: Collected, dest: Path) -> Path:
     """A private copy of a cached collected database (tests that write must not share one)."""
     shutil.copy(c.db_path, dest)
     return dest
+
+
+def true_drops_by_hour(truth: Iterable[dict[str, Any]], t0: datetime, t1: datetime,
+                       tz: str = "America/New_York") -> np.ndarray:
+    """Per local hour of day (tz), the simulator's true cancellations (not releases) opened in
+    [t0, t1) (naive UTC) for the next two slot dates: the drops a history polled hourly on those
+    dates can see (a later date is polled every 12 h)."""
+    zone = ZoneInfo(tz)
+    out = np.zeros(24)
+    for r in truth:
+        if r["is_release"] or not t0 <= r["opened_at"] < t1:
+            continue
+        local = r["opened_at"].replace(tzinfo=UTC).astimezone(zone)
+        if date.fromisoformat(r["slot_date"]) <= local.date() + timedelta(days=1):
+            out[local.hour] += 1
+    return out

@@ -31,6 +31,7 @@ from simulator.model import Market, party_class
 from simulator.server import start_server
 from tablepulse_settings import Settings
 from tests.analytics.turnbull_oracle import km_median
+from tests.pipeline import true_drops_by_hour
 
 NY = ZoneInfo("America/New_York")
 UTC = ZoneInfo("UTC")
@@ -123,13 +124,7 @@ def test_timing_drops_by_hour_follow_the_truth(first_run: dict[str, Any]) -> Non
     finally:
         con.close()
     t0, t1 = max(START, _utc(first)), _utc(last + timedelta(days=1))
-    truth = np.zeros(24)
-    for r in market.truth_intervals(START - timedelta(days=40), first_run["end"]):
-        if r["is_release"] or not t0 <= r["opened_at"] < t1:
-            continue
-        local = r["opened_at"].replace(tzinfo=UTC).astimezone(NY)
-        if date.fromisoformat(r["slot_date"]) <= local.date() + timedelta(days=1):
-            truth[local.hour] += 1
+    truth = true_drops_by_hour(market.truth_intervals(START - timedelta(days=40), first_run["end"]), t0, t1)
     seen = np.array([seen_by_hour.get(h, 0) for h in range(24)], dtype=float)
     assert seen.sum() > 2000
     assert np.corrcoef(seen, truth)[0, 1] >= 0.9, (seen, truth)

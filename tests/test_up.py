@@ -12,10 +12,9 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import duckdb
 import httpx
@@ -26,8 +25,7 @@ from collector.launcher import FAR_EVERY, FINE_DAYS, FINE_ROUNDS, build_history,
 from simulator.model import Market
 from simulator.server import start_server
 from tablepulse_settings import Settings
-
-NY = ZoneInfo("America/New_York")
+from tests.pipeline import true_drops_by_hour
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -165,12 +163,7 @@ def test_history_resolves_fast_tables_and_keeps_the_market_shape_by_hour(tmp_pat
     assert min(resolved.values()) > 0 and sum(resolved.values()) >= 30, resolved
     # drops by local hour of day follow the truth's for the buckets polled at the hourly-and-burst cadence
     # (today's and tomorrow's; later dates are polled every 12 h and still calibrate in a 2-day history)
-    truth_near = np.zeros(24)
-    for r in truth:
-        if not r["is_release"] and HIST_START <= r["opened_at"] < end:
-            local = r["opened_at"].replace(tzinfo=UTC).astimezone(NY)
-            if date.fromisoformat(r["slot_date"]) <= local.date() + timedelta(days=1):
-                truth_near[local.hour] += 1
+    truth_near = true_drops_by_hour(truth, HIST_START, end)
     seen = np.array([near_by_hour.get(h, 0) for h in range(24)], dtype=float)
     assert seen.sum() > 2000
     assert np.corrcoef(seen, truth_near)[0, 1] >= 0.9, (seen, truth_near)
